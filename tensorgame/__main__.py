@@ -1,0 +1,5 @@
+import sys
+
+from tensorgame.cli import main
+
+sys.exit(main())

@@ -1,0 +1,296 @@
+"""The Factorization type, exact verification, canonical forms and the symmetries of T.
+
+A Factorization of <n,m,p> holds R terms (u_r, v_r, w_r), term-major: ``u`` is [R, n*m], ``v`` is
+[R, m*p], ``w`` is [R, p*n] (DESIGN.md section 1). Coefficients are exact: int64 arrays, or object
+arrays of ``fractions.Fraction`` when some coefficient is not an integer (field "Q").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from tensorgame.errors import TensorgameError
+from tensorgame.tensors import matmul_tensor
+
+FIELDS = ("Z", "Q", "Z2")
+_INT64_SAFE = 2**62
+
+
+def exact_array(values: Any) -> np.ndarray:
+    """A 2-D exact coefficient array: int64 if every entry is an integer, else Fractions."""
+    array = np.asarray(values, dtype=object)
+    if array.ndim == 1 and array.size == 0:
+        array = array.reshape(0, 0)
+    flat = [Fraction(x) for x in array.ravel().tolist()]
+    if all(x.denominator == 1 for x in flat):
+        return np.array([int(x) for x in flat], dtype=np.int64).reshape(array.shape)
+    return np.array(flat + [None], dtype=object)[:-1].reshape(array.shape)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Factorization:
+    """R rank-1 terms claimed to sum to the tensor of <n,m,p> over ``field``."""
+
+    shape: tuple[int, int, int]
+    field: str
+    u: np.ndarray  # [R, n*m]
+    v: np.ndarray  # [R, m*p]
+    w: np.ndarray  # [R, p*n]
+    meta: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        shape = tuple(int(d) for d in self.shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise TensorgameError(f"shape must be three positive integers, got {self.shape}")
+        if self.field not in FIELDS:
+            raise TensorgameError(f"unknown field {self.field!r} (expected one of {FIELDS})")
+        object.__setattr__(self, "shape", shape)
+        n, m, p = shape
+        arrays = {}
+        for name, length in (("u", n * m), ("v", m * p), ("w", p * n)):
+            array = exact_array(getattr(self, name))
+            if array.size == 0:
+                array = np.zeros((0, length), dtype=np.int64)
+            if array.ndim != 2 or array.shape[1] != length:
+                raise TensorgameError(
+                    f"{name} must be [R, {length}] for <{n},{m},{p}>, got shape {array.shape}")
+            arrays[name] = array
+        if not arrays["u"].shape[0] == arrays["v"].shape[0] == arrays["w"].shape[0]:
+            raise TensorgameError("u, v and w must hold the same number of terms")
+        if self.field in ("Z", "Z2") and any(a.dtype == object for a in arrays.values()):
+            raise TensorgameError(f"field {self.field} needs integer coefficients")
+        for name, array in arrays.items():
+            object.__setattr__(self, name, array)
+        object.__setattr__(self, "meta", dict(self.meta))
+
+    @property
+    def rank(self) -> int:
+        return int(self.u.shape[0])
+
+    @property
+    def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.u, self.v, self.w
+
+    def target(self) -> np.ndarray:
+        """The tensor this factorization claims to decompose, [n*m, m*p, p*n]."""
+        return matmul_tensor(*self.shape)
+
+    def coefficients(self) -> list[Fraction | int]:
+        """The sorted set of coefficient values used."""
+        values = set()
+        for array in self.factors:
+            values.update(array.ravel().tolist())
+        return sorted(values)
+
+    def nonzeros(self) -> int:
+        return int(sum(np.count_nonzero(a != 0) for a in self.factors))
+
+    def replace(self, **changes) -> "Factorization":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """The verdict of an exact check of sum_r u_r (x) v_r (x) w_r against a target tensor."""
+
+    valid: bool
+    field: str
+    rank: int
+    wrong_entries: int
+    first_wrong: tuple[tuple[int, int, int], ...]  # up to 5 indices of wrong entries
+
+    def summary(self) -> str:
+        if self.valid:
+            return f"valid over {self.field}, rank {self.rank}"
+        first = ",".join(map(str, self.first_wrong[0]))
+        return f"{self.wrong_entries} wrong entries, first at ({first})"
+
+
+def verify(f: Factorization, field: str | None = None, target: np.ndarray | None = None) -> Report:
+    """Check ``f`` exactly over ``field`` (default: its own) against ``target`` (default: T).
+
+    Integers stay int64 while a bound shows no overflow is possible, else Python integers;
+    rationals are scaled to integers by a common denominator per factor. Never floats.
+    """
+    field = f.field if field is None else field
+    target = f.target() if target is None else np.asarray(target)
+    return verify_terms(f.u, f.v, f.w, target, field)
+
+
+def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray,
+                 field: str = "Z") -> Report:
+    """Exact check that term-major u [R, I], v [R, J], w [R, K] sum to ``target`` [I, J, K]."""
+    if field not in FIELDS:
+        raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
+    u, v, w = exact_array(u), exact_array(v), exact_array(w)
+    target = exact_array(np.asarray(target).reshape(-1)).reshape(np.shape(target))
+    if (u.shape[1], v.shape[1], w.shape[1]) != target.shape:
+        raise TensorgameError(
+            f"factor lengths {(u.shape[1], v.shape[1], w.shape[1])} do not match target "
+            f"shape {target.shape}")
+    (u, du), (v, dv), (w, dw) = (_integerize(a) for a in (u, v, w))
+    scale = du * dv * dw
+    if field == "Z2":
+        if scale % 2 == 0:
+            raise TensorgameError("rational coefficients with even denominators have no value mod 2")
+        u, v, w = u % 2, v % 2, w % 2
+    total = _sum_of_terms(u, v, w, target.shape)
+    difference = total - target * scale
+    if field == "Z2":
+        difference = difference % 2
+    wrong = np.argwhere(difference != 0)
+    return Report(
+        valid=len(wrong) == 0,
+        field=field,
+        rank=int(u.shape[0]),
+        wrong_entries=len(wrong),
+        first_wrong=tuple(tuple(int(x) for x in idx) for idx in wrong[:5]),
+    )
+
+
+def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
+    """(array * d, d) with d the lcm of the denominators, as integers."""
+    if array.dtype != object:
+        return array.astype(np.int64), 1
+    d = math.lcm(*(x.denominator for x in array.ravel().tolist()))
+    return exact_array(array * d), d
+
+
+def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
+                  shape: tuple[int, int, int]) -> np.ndarray:
+    """Exact sum of the rank-1 terms, scattering only non-zero products."""
+    def largest(a):
+        return int(np.abs(a).max()) if a.size else 0
+
+    bound = u.shape[0] * largest(u) * largest(v) * largest(w)
+    dtype = np.int64 if bound < _INT64_SAFE else object
+    total = np.zeros(int(np.prod(shape)), dtype=dtype)
+    _, size_j, size_k = shape
+    for ur, vr, wr in zip(u, v, w):
+        iu, iv, iw = np.flatnonzero(ur), np.flatnonzero(vr), np.flatnonzero(wr)
+        if not (iu.size and iv.size and iw.size):
+            continue
+        index = (iu[:, None, None] * size_j + iv[None, :, None]) * size_k + iw[None, None, :]
+        values = (ur[iu].astype(dtype)[:, None, None] * vr[iv].astype(dtype)[None, :, None]
+                  * wr[iw].astype(dtype)[None, None, :])
+        np.add.at(total, index.ravel(), values.ravel())
+    return total.reshape(shape)
+
+
+# ----------------------------------------------------------------------------- canonical form
+
+def canonical(f: Factorization) -> Factorization:
+    """Terms sign-normalised (first non-zero of u and of v positive) and sorted; Z2 reduced mod 2.
+
+    Two factorizations that differ only in term order and such sign flips get the same form.
+    """
+    u, v, w = (a.copy() for a in f.factors)
+    if f.field == "Z2":
+        u, v, w = u % 2, v % 2, w % 2
+    else:
+        for r in range(f.rank):
+            for a in (u, v):
+                nz = np.flatnonzero(a[r] != 0)
+                if nz.size and a[r, nz[0]] < 0:
+                    a[r] = -a[r]
+                    w[r] = -w[r]
+    keys = [tuple(map(Fraction, np.concatenate([u[r], v[r], w[r]]).tolist()))
+            for r in range(f.rank)]
+    order = sorted(range(f.rank), key=keys.__getitem__)
+    return f.replace(u=u[order], v=v[order], w=w[order])
+
+
+def same_terms(f: Factorization, g: Factorization) -> bool:
+    """True if the canonical forms of f and g are identical (same shape, field and terms)."""
+    a, b = canonical(f), canonical(g)
+    return (a.shape == b.shape and a.field == b.field and a.rank == b.rank
+            and all(np.array_equal(x, y) for x, y in zip(a.factors, b.factors)))
+
+
+# ----------------------------------------------------------------------------- symmetries
+
+def cyclic_shift(f: Factorization) -> Factorization:
+    """(u, v, w) -> (v, w, u): a factorization of <n,m,p> becomes one of <m,p,n>."""
+    n, m, p = f.shape
+    return f.replace(shape=(m, p, n), u=f.v, v=f.w, w=f.u)
+
+
+def transpose(f: Factorization) -> Factorization:
+    """From C = A B to C^T = B^T A^T: a factorization of <n,m,p> becomes one of <p,m,n>."""
+    n, m, p = f.shape
+
+    def t(array, rows, cols):
+        return array.reshape(-1, rows, cols).transpose(0, 2, 1).reshape(array.shape[0], -1)
+
+    return f.replace(shape=(p, m, n), u=t(f.v, m, p), v=t(f.u, n, m), w=t(f.w, p, n))
+
+
+def variants(f: Factorization) -> list[Factorization]:
+    """The six factorizations of the permuted formats reachable by transpose and cyclic shifts."""
+    out = []
+    for g in (f, transpose(f)):
+        for _ in range(3):
+            out.append(g)
+            g = cyclic_shift(g)
+    return out
+
+
+def for_shape(f: Factorization, shape: tuple[int, int, int]) -> Factorization:
+    """The variant of ``f`` for ``shape`` (a permutation of f.shape), or a TensorgameError."""
+    for g in variants(f):
+        if g.shape == tuple(shape):
+            return g
+    raise TensorgameError(f"<{','.join(map(str, shape))}> is not a permutation of "
+                          f"<{','.join(map(str, f.shape))}>")
+
+
+def change_basis(f: Factorization, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> Factorization:
+    """Apply invertible X (n x n), Y (m x m), Z (p x p) as in DESIGN.md section 1.
+
+    U_r -> X^T U_r Y^T, V_r -> Y^-T V_r Z^T, W_r -> Z^-T W_r X^-T. Unimodular integer matrices
+    keep integer coefficients integer; other invertible matrices give rationals.
+    """
+    n, m, p = f.shape
+    x, y, z = (exact_array(a) for a in (x, y, z))
+    for mat, d, name in ((x, n, "X"), (y, m, "Y"), (z, p, "Z")):
+        if mat.shape != (d, d):
+            raise TensorgameError(f"{name} must be {d}x{d}, got {mat.shape}")
+    yi, zi, xi = (_inverse(a) for a in (y, z, x))
+
+    def apply(array, left, right, rows, cols):
+        mats = array.reshape(-1, rows, cols).astype(object)
+        out = [left.astype(object) @ mat @ right.astype(object) for mat in mats]
+        return exact_array(np.array(out, dtype=object).reshape(array.shape[0], -1)
+                           if out else array)
+
+    u = apply(f.u, x.T, y.T, n, m)
+    v = apply(f.v, yi.T, z.T, m, p)
+    w = apply(f.w, zi.T, xi.T, p, n)
+    field = f.field
+    if field == "Z" and any(a.dtype == object for a in (u, v, w)):
+        field = "Q"
+    return f.replace(u=u, v=v, w=w, field=field)
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray:
+    """Exact inverse by Gauss-Jordan over Fractions; a TensorgameError if singular."""
+    size = matrix.shape[0]
+    rows = [[Fraction(x) for x in row] + [Fraction(int(i == j)) for j in range(size)]
+            for i, row in enumerate(matrix.tolist())]
+    for col in range(size):
+        pivot = next((r for r in range(col, size) if rows[r][col] != 0), None)
+        if pivot is None:
+            raise TensorgameError("change of basis matrix is singular")
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        head = [x / rows[col][col] for x in rows[col]]
+        rows[col] = head
+        for r in range(size):
+            if r != col and rows[r][col] != 0:
+                factor = rows[r][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], head)]
+    return exact_array([row[size:] for row in rows])

@@ -1,0 +1,209 @@
+"""TensorGame: AlphaTensor's single-player game as pure JAX functions over a frozen State.
+
+The state is a residual tensor, padded to S x S x S. A move is a triple (u, v, w) of integer
+vectors (an action ``[3, S]``); playing it subtracts u (x) v (x) w from the residual. Each move
+costs -1. The game ends when the residual is zero (an algorithm with ``move_count``
+multiplications), or after ``max_moves`` moves with an extra reward of minus the residual's rank
+upper bound (DESIGN.md, AlphaTensor Methods). Over "Z2" all arithmetic is modulo 2.
+
+Every function is jit- and vmap-able; ``GameConfig`` is static (hashable). Stepping a terminated
+state is a no-op with reward 0, so batches of games of different lengths run in one ``lax.scan``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization
+
+# Slice ranks for "Z" are computed modulo this prime (products stay below 2**31 in int32). The
+# result equals the rational rank unless the prime divides a minor, which small residuals avoid.
+RANK_PRIME = 32749
+
+
+@dataclasses.dataclass(frozen=True)
+class GameConfig:
+    """Static rules of a game (hashable, so it can be a static argument of jit)."""
+
+    size: int = 4  # S: every mode of the target is padded to this length
+    max_moves: int = 8
+    field: str = "Z"  # "Z" (integers) or "Z2" (arithmetic mod 2)
+    coefficients: tuple[int, ...] = (-2, -1, 0, 1, 2)  # allowed entries of u, v, w
+    history: int = 4  # number of past moves the network sees
+
+    def __post_init__(self):
+        if self.field not in ("Z", "Z2"):
+            raise TensorgameError(f"game field must be Z or Z2, got {self.field!r}")
+        if self.size < 1 or self.max_moves < 1 or self.history < 0:
+            raise TensorgameError("size and max_moves must be >= 1 and history >= 0")
+        coefficients = tuple(sorted(set(int(c) for c in self.coefficients)))
+        if self.field == "Z2" and not set(coefficients) <= {0, 1}:
+            raise TensorgameError(f"Z2 coefficients must be 0/1, got {coefficients}")
+        if not any(c != 0 for c in coefficients):
+            raise TensorgameError("the coefficient set needs a non-zero value")
+        object.__setattr__(self, "coefficients", coefficients)
+
+
+@chex.dataclass(frozen=True)
+class State:
+    residual: chex.Array  # [S, S, S] int32: target minus the moves played so far
+    dims: chex.Array  # [3] int32: real sizes of the target inside the padding
+    moves: chex.Array  # [max_moves, 3, S] int32: moves played, zero rows after move_count
+    move_count: chex.Array  # [] int32
+    terminated: chex.Array  # [] bool
+
+
+def pad_target(tensor: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-pad a 3-tensor to [size]*3; returns (target [S, S, S] int32, dims [3] int32)."""
+    tensor = np.asarray(tensor)
+    if tensor.ndim != 3:
+        raise TensorgameError(f"a target must be a 3-tensor, got shape {tensor.shape}")
+    if max(tensor.shape) > size:
+        raise TensorgameError(f"target shape {tensor.shape} does not fit in padding size {size}")
+    target = np.zeros((size, size, size), dtype=np.int32)
+    target[: tensor.shape[0], : tensor.shape[1], : tensor.shape[2]] = tensor
+    return target, np.array(tensor.shape, dtype=np.int32)
+
+
+def init(target: chex.Array, dims: chex.Array, config: GameConfig) -> State:
+    """The start state for ``target`` [S, S, S] (see pad_target) with real sizes ``dims`` [3]."""
+    chex.assert_shape(target, (config.size,) * 3)
+    chex.assert_shape(dims, (3,))
+    residual = _reduce(jnp.asarray(target, jnp.int32), config)
+    return State(
+        residual=residual,
+        dims=jnp.asarray(dims, jnp.int32),
+        moves=jnp.zeros((config.max_moves, 3, config.size), jnp.int32),
+        move_count=jnp.zeros((), jnp.int32),
+        terminated=jnp.all(residual == 0),
+    )
+
+
+def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, chex.Array,
+                                                                          chex.Array]:
+    """Play ``action`` [3, S]; returns (next state, reward [] float32, done [] bool).
+
+    The action is canonicalised and its entries outside ``dims`` are zeroed; legality (entries in
+    the coefficient set, no zero factor) is the player's job, checked by ``is_legal``.
+    """
+    chex.assert_shape(action, (3, config.size))
+    action = canonicalize(jnp.asarray(action, jnp.int32) * dims_mask(state.dims, config), config)
+    residual = _reduce(state.residual - rank_one(action), config)
+    move_count = state.move_count + 1
+    solved = jnp.all(residual == 0)
+    out_of_moves = move_count >= config.max_moves
+    penalty = jnp.where(out_of_moves & ~solved, rank_bound(residual, config), 0)
+    played = State(
+        residual=residual,
+        dims=state.dims,
+        moves=state.moves.at[state.move_count].set(action),
+        move_count=move_count,
+        terminated=solved | out_of_moves,
+    )
+    reward = (-1 - penalty).astype(jnp.float32)
+    return jax.lax.cond(
+        state.terminated,
+        lambda: (state, jnp.zeros((), jnp.float32), jnp.ones((), bool)),
+        lambda: (played, reward, played.terminated),
+    )
+
+
+def rank_one(action: chex.Array) -> chex.Array:
+    """u (x) v (x) w for an action [3, S]: [S, S, S]."""
+    return jnp.einsum("i,j,k->ijk", action[0], action[1], action[2])
+
+
+def canonicalize(action: chex.Array, config: GameConfig) -> chex.Array:
+    """One encoding per rank-1 tensor up to sign: first non-zeros of u and v made positive (the
+    signs move to w); over Z2 entries are reduced mod 2. Shape [3, S] -> [3, S]."""
+    if config.field == "Z2":
+        return action % 2
+
+    def sign_of_first_nonzero(x):
+        first = x[jnp.argmax(x != 0)]
+        return jnp.where(first < 0, -1, 1)
+
+    su, sv = sign_of_first_nonzero(action[0]), sign_of_first_nonzero(action[1])
+    return jnp.stack([action[0] * su, action[1] * sv, action[2] * su * sv])
+
+
+def dims_mask(dims: chex.Array, config: GameConfig) -> chex.Array:
+    """[3, S] int32: 1 where a coordinate lies inside the target's real sizes."""
+    return (jnp.arange(config.size)[None, :] < dims[:, None]).astype(jnp.int32)
+
+
+def is_legal(action: chex.Array, state: State, config: GameConfig) -> chex.Array:
+    """[] bool: entries in the coefficient set, no zero factor, zeros outside ``state.dims``."""
+    allowed = jnp.isin(action, jnp.asarray(config.coefficients)).all()
+    inside = jnp.all((action != 0) <= (dims_mask(state.dims, config) == 1))
+    no_zero_factor = jnp.all(jnp.any(action != 0, axis=1))
+    return allowed & inside & no_zero_factor
+
+
+def rank_bound(residual: chex.Array, config: GameConfig) -> chex.Array:
+    """[] int32: min over the three modes of the sum of slice ranks (over GF(2) for Z2)."""
+    modulus = 2 if config.field == "Z2" else RANK_PRIME
+    residual = jnp.mod(residual, modulus)
+    slice_ranks = jax.vmap(lambda m: _matrix_rank_mod(m, modulus))
+    per_mode = jnp.stack([
+        slice_ranks(residual).sum(),
+        slice_ranks(jnp.transpose(residual, (1, 0, 2))).sum(),
+        slice_ranks(jnp.transpose(residual, (2, 0, 1))).sum(),
+    ])
+    return per_mode.min().astype(jnp.int32)
+
+
+def _matrix_rank_mod(matrix: chex.Array, modulus: int) -> chex.Array:
+    """Rank of a [S, S] matrix with entries in [0, modulus), by fraction-free elimination."""
+    size = matrix.shape[0]
+    rows = jnp.arange(size)
+
+    def eliminate_column(col, carry):
+        m, used, rank = carry
+        candidates = (m[:, col] != 0) & ~used
+        found = candidates.any()
+        pivot = jnp.argmax(candidates)
+        updated = (m * m[pivot, col] - m[:, col][:, None] * m[pivot][None, :]) % modulus
+        clear = found & ~used & (rows != pivot)
+        m = jnp.where(clear[:, None], updated, m)
+        return m, used.at[pivot].set(used[pivot] | found), rank + found.astype(jnp.int32)
+
+    carry = (matrix.astype(jnp.int32), jnp.zeros(size, bool), jnp.zeros((), jnp.int32))
+    return jax.lax.fori_loop(0, matrix.shape[1], eliminate_column, carry)[2]
+
+
+def history(state: State, config: GameConfig) -> chex.Array:
+    """[h, S, S, S]: rank-1 tensors of the last h moves, most recent first (zeros before move 1)."""
+    index = state.move_count - 1 - jnp.arange(config.history)
+    moves = state.moves[jnp.clip(index, 0, config.max_moves - 1)]
+    moves = jnp.where((index >= 0)[:, None, None], moves, 0)
+    return jax.vmap(rank_one)(moves)
+
+
+def _reduce(tensor: chex.Array, config: GameConfig) -> chex.Array:
+    return tensor % 2 if config.field == "Z2" else tensor
+
+
+def terms(state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Host side: the moves played, cut to the target's sizes, as term-major (u, v, w)."""
+    count = int(state.move_count)
+    moves = np.asarray(state.moves)[:count].astype(np.int64)
+    dims = np.asarray(state.dims)
+    return moves[:, 0, : dims[0]], moves[:, 1, : dims[1]], moves[:, 2, : dims[2]]
+
+
+def to_factorization(state: State, shape: tuple[int, int, int], field: str,
+                     meta: dict | None = None) -> Factorization:
+    """Host side: the moves of a (finished) game of <n,m,p> as a Factorization (not verified)."""
+    n, m, p = shape
+    if tuple(np.asarray(state.dims).tolist()) != (n * m, m * p, p * n):
+        raise TensorgameError(f"game sizes {np.asarray(state.dims).tolist()} are not those of "
+                              f"<{n},{m},{p}>")
+    u, v, w = terms(state)
+    return Factorization(shape, field, u, v, w, meta or {})

@@ -1,0 +1,218 @@
+"""TensorGame: jit/vmap over 1024 games against a NumPy reference, and property tests."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from tensorgame import game, library
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import verify
+from tensorgame.tensors import matmul_tensor, rank_upper_bound
+
+CONFIG = game.GameConfig(size=4, max_moves=6, coefficients=(-1, 0, 1))
+
+
+def reference_play(target, actions, max_moves, field):
+    """NumPy rules: residual, per-move rewards and done flags of one game."""
+    residual = target.astype(np.int64).copy()
+    rewards, dones, done = [], [], not residual.any()
+    for count, (u, v, w) in enumerate(actions, start=1):
+        if done:
+            rewards.append(0.0)
+            dones.append(True)
+            continue
+        residual = residual - np.einsum("i,j,k->ijk", u, v, w)
+        if field == "Z2":
+            residual %= 2
+        reward = -1.0
+        done = not residual.any()
+        if count >= max_moves and not done:
+            reward -= rank_upper_bound(residual, field)
+            done = True
+        rewards.append(reward)
+        dones.append(done)
+    return residual, np.array(rewards), np.array(dones)
+
+
+@pytest.mark.parametrize("field", ["Z", "Z2"])
+def test_1024_games_match_numpy_reference(field):
+    config = game.GameConfig(size=4, max_moves=6, field=field,
+                             coefficients=(0, 1) if field == "Z2" else (-1, 0, 1))
+    rng = np.random.default_rng(0)
+    batch = 1024
+    coefficients = np.array(config.coefficients)
+    actions = rng.choice(coefficients, size=(batch, config.max_moves, 3, 4))
+    planted = rng.choice(coefficients, size=(batch, 2, 3, 4))
+    targets = np.einsum("bri,brj,brk->bijk", planted[:, :, 0], planted[:, :, 1], planted[:, :, 2])
+    # A quarter of the games play their planted terms first, so they end early with a zero residual.
+    actions[: batch // 4, :2] = planted[: batch // 4]
+    if field == "Z2":
+        targets %= 2
+    dims = np.full((batch, 3), 4, np.int32)
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def play(targets, dims, actions):
+        def one_game(target, dim, moves):
+            def body(state, action):
+                state, reward, done = game.step(state, action, config)
+                return state, (reward, done)
+
+            return jax.lax.scan(body, game.init(target, dim, config), moves)
+
+        return jax.vmap(one_game)(targets, dims, actions)
+
+    state, (rewards, dones) = play(jnp.asarray(targets, jnp.int32), jnp.asarray(dims),
+                                   jnp.asarray(actions, jnp.int32))
+    play(jnp.asarray(targets, jnp.int32), jnp.asarray(dims), jnp.asarray(actions, jnp.int32))
+
+    early = 0
+    for b in range(batch):
+        residual, ref_rewards, ref_dones = reference_play(targets[b], actions[b],
+                                                          config.max_moves, field)
+        np.testing.assert_array_equal(np.asarray(state.residual[b]), residual)
+        np.testing.assert_array_equal(np.asarray(rewards[b]), ref_rewards)
+        np.testing.assert_array_equal(np.asarray(dones[b]), ref_dones)
+        early += bool(ref_dones[1])
+    assert early >= batch // 4  # the planted games really ended after two moves
+
+
+def play_all(f, order, field):
+    """Play the terms of ``f`` in ``order``; returns (final state, done flag after each move)."""
+    target, dims = game.pad_target(f.target(), max(f.target().shape))
+    config = game.GameConfig(size=target.shape[0], max_moves=f.rank + 1, field=field,
+                             coefficients=tuple(range(-3, 4)))
+    moves = np.zeros((f.rank, 3, config.size), np.int32)
+    for slot, r in enumerate(order):
+        for axis, factor in enumerate(f.factors):
+            moves[slot, axis, : factor.shape[1]] = factor[r]
+
+    def body(state, action):
+        state, _, done = game.step(state, action, config)
+        return state, done
+
+    return jax.jit(lambda m: jax.lax.scan(body, game.init(target, dims, config), m))(moves)
+
+
+@pytest.mark.parametrize("shape,field", [((2, 2, 2), "Z"), ((2, 2, 3), "Z"), ((3, 3, 3), "Z"),
+                                         ((4, 4, 4), "Z2")])
+@given(data=st.data())
+def test_playing_library_terms_in_any_order_solves_in_exactly_r_moves(shape, field, data):
+    f = library.get(*shape, field=field)
+    assert f.field in ("Z", "Z2") and max(np.abs(a).max() for a in f.factors) <= 3
+    order = data.draw(st.permutations(range(f.rank)))
+    state, dones = play_all(f, order, field)
+    assert not np.asarray(state.residual).any()
+    assert int(state.move_count) == f.rank
+    assert np.asarray(dones).tolist() == [False] * (f.rank - 1) + [True]
+    assert verify(game.to_factorization(state, shape, field)).valid
+
+
+@given(seed=st.integers(0, 2**31 - 1), moves=st.integers(1, 6))
+def test_random_moves_leave_target_minus_sum_of_moves(seed, moves):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(-2, 3, size=(4, 4, 4))
+    config = game.GameConfig(size=4, max_moves=10, coefficients=(-2, -1, 0, 1, 2))
+    state = game.init(jnp.asarray(target, jnp.int32), jnp.array([4, 4, 4]), config)
+    expected = target.copy()
+    for action in rng.integers(-2, 3, size=(moves, 3, 4)):
+        state, _, _ = STEP(state, jnp.asarray(action, jnp.int32), config)
+        expected -= np.einsum("i,j,k->ijk", *action)
+        if not expected.any():
+            break
+    np.testing.assert_array_equal(np.asarray(state.residual), expected)
+
+
+STEP = jax.jit(game.step, static_argnums=2)
+
+
+@given(seed=st.integers(0, 2**31 - 1), field=st.sampled_from(["Z", "Z2"]))
+def test_rank_bound_matches_exact_numpy_bound(seed, field):
+    rng = np.random.default_rng(seed)
+    residual = rng.integers(-4, 5, size=(5, 5, 5))
+    residual[:, rng.integers(0, 5)] = 0
+    if field == "Z2":
+        residual %= 2
+    config = game.GameConfig(size=5, field=field, coefficients=(0, 1))
+    assert int(RANK_BOUND(jnp.asarray(residual, jnp.int32), config)) == \
+        rank_upper_bound(residual, field)
+
+
+RANK_BOUND = jax.jit(game.rank_bound, static_argnums=1)
+
+
+@given(action=st.lists(st.integers(-2, 2), min_size=12, max_size=12),
+       signs=st.tuples(st.sampled_from([-1, 1]), st.sampled_from([-1, 1])))
+def test_canonical_moves_share_one_encoding(action, signs):
+    a = jnp.array(action, jnp.int32).reshape(3, 4)
+    su, sv = signs
+    flipped = jnp.stack([a[0] * su, a[1] * sv, a[2] * su * sv])
+    c = game.canonicalize(a, CONFIG)
+    np.testing.assert_array_equal(game.canonicalize(flipped, CONFIG), c)
+    np.testing.assert_array_equal(game.canonicalize(c, CONFIG), c)
+    np.testing.assert_array_equal(game.rank_one(c), game.rank_one(a))
+    for row in np.asarray(c)[:2]:
+        assert not row.any() or row[np.flatnonzero(row)[0]] > 0
+
+
+def test_terminated_state_is_a_no_op():
+    target, dims = game.pad_target(np.zeros((2, 2, 2), int), 4)
+    state = game.init(target, dims, CONFIG)
+    assert bool(state.terminated)
+    after, reward, done = game.step(state, jnp.ones((3, 4), jnp.int32), CONFIG)
+    assert float(reward) == 0.0 and bool(done)
+    np.testing.assert_array_equal(after.moves, state.moves)
+    assert int(after.move_count) == 0
+
+
+def test_out_of_moves_penalty_is_rank_bound_of_residual():
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    config = game.GameConfig(size=4, max_moves=1, coefficients=(-1, 0, 1))
+    state = game.init(target, dims, config)
+    action = jnp.array([[1, 0, 0, 1], [1, 0, 0, 1], [1, 0, 0, 1]], jnp.int32)
+    state, reward, done = game.step(state, action, config)
+    assert bool(done)
+    assert float(reward) == -1 - rank_upper_bound(np.asarray(state.residual))
+
+
+def test_moves_outside_dims_are_masked_and_illegal():
+    target, dims = game.pad_target(matmul_tensor(1, 2, 1), 4)  # sizes (2, 2, 1)
+    state = game.init(target, dims, CONFIG)
+    action = jnp.array([[1, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0]], jnp.int32)
+    assert not bool(game.is_legal(action, state, CONFIG))
+    assert bool(game.is_legal(action.at[0, 2].set(0), state, CONFIG))
+    assert not bool(game.is_legal(action.at[1].set(0), state, CONFIG))
+    assert not bool(game.is_legal(action.at[0, 0].set(2), state, CONFIG))
+    after, _, _ = game.step(state, action, CONFIG)
+    assert not np.asarray(after.residual)[2:].any() and not np.asarray(after.moves)[0, 0, 2:].any()
+
+
+def test_history_lists_last_moves_most_recent_first():
+    config = game.GameConfig(size=4, max_moves=6, history=3, coefficients=(-1, 0, 1))
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    state = game.init(target, dims, config)
+    a1 = jnp.array([[1, 0, 0, 0]] * 3, jnp.int32)
+    a2 = jnp.array([[0, 1, 0, 0]] * 3, jnp.int32)
+    for a in (a1, a2):
+        state, _, _ = game.step(state, a, config)
+    h = game.history(state, config)
+    assert h.shape == (3, 4, 4, 4)
+    np.testing.assert_array_equal(h[0], game.rank_one(a2))
+    np.testing.assert_array_equal(h[1], game.rank_one(a1))
+    assert not np.asarray(h[2]).any()
+
+
+def test_bad_inputs_are_one_line_errors():
+    with pytest.raises(TensorgameError, match="does not fit"):
+        game.pad_target(np.zeros((5, 1, 1)), 4)
+    with pytest.raises(TensorgameError, match="Z2 coefficients"):
+        game.GameConfig(field="Z2", coefficients=(-1, 0, 1))
+    with pytest.raises(TensorgameError, match="field"):
+        game.GameConfig(field="R")
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    with pytest.raises(TensorgameError, match="not those of"):
+        game.to_factorization(game.init(target, dims, CONFIG), (2, 2, 3), "Z")

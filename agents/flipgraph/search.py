@@ -1,0 +1,242 @@
+"""Walkers over the flip graph of one target, and a time-boxed search with many of them.
+
+A walker keeps a pool of schemes at its best rank. It walks from one of them with random flips
+(reductions happen whenever they can); after ``plateau`` flips without a reduction it makes a plus
+transition, so it wanders up to ``slack`` ranks above the pool before it is reset to a pool
+scheme. Schemes met again at the pool rank join the pool; a scheme below it becomes the new pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import queue
+import time
+from typing import Callable
+
+import numpy as np
+
+from agents.flipgraph import kernel
+from agents.flipgraph.packing import Packed, pack, unpack
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization, verify
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkConfig:
+    """How walks run. Flip counts are per walker."""
+
+    field: str = "Z2"  # "Z2" or "Z" (coefficients kept in {-1, 0, 1})
+    plateau: int = 20_000  # flips without a reduction before a plus transition
+    slack: int = 3  # how many ranks above its pool a walk may climb before a reset
+    walk_length: int = 5_000_000  # flips from one pool scheme before a reset
+    pool_size: int = 200  # schemes kept at the pool rank
+    chunk: int = 100_000  # flips per kernel call (the granularity of time checks)
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """A verified scheme of a new best rank, and when and how it was found."""
+
+    scheme: Factorization
+    walker: int
+    flips: int  # flips made by that walker so far
+    seconds: float  # since the search started
+
+
+class Walker:
+    """One random walker; ``step`` runs one chunk of flips and returns a new best scheme, if any."""
+
+    def __init__(self, start: Factorization, config: WalkConfig, seed: int):
+        self.config = config
+        self.capacity = start.rank + config.slack + 2
+        first = pack(start, config.field, self.capacity)
+        first = first.copy(rank=kernel.reduce_all(first.pos, first.neg, first.rank,
+                                                  first.ternary))
+        self.rng = np.random.default_rng(seed)
+        kernel.seed(int(self.rng.integers(2**31)))
+        self.pool: list[Packed] = [first]
+        self.best_rank = first.rank
+        self.current = first.copy()
+        self.flips = 0
+        self.pluses = 0
+        self.resets = 0
+        self._since_reset = 0
+        self._info = np.zeros(3, dtype=np.int64)
+
+    def best(self) -> Packed:
+        return self.pool[-1]
+
+    def adopt(self, f: Factorization) -> None:
+        """Continue from ``f`` if it beats this walker's best rank."""
+        if f.rank < self.best_rank:
+            self.pool = [pack(f, self.config.field, self.capacity)]
+            self.best_rank = f.rank
+            self._reset()
+
+    def _reset(self) -> None:
+        self.current = self.pool[int(self.rng.integers(len(self.pool)))].copy()
+        self._since_reset = 0
+        self.resets += 1
+
+    def step(self) -> Packed | None:
+        c, s = self.config, self.current
+        rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk, c.plateau,
+                           self.best_rank + c.slack, self.best_rank - 1, self.best_rank,
+                           self._info)
+        status, flips, pluses = (int(x) for x in self._info)
+        self.current = s = dataclasses.replace(s, rank=rank)  # the kernel changed it in place
+        self.flips += flips
+        self.pluses += pluses
+        self._since_reset += flips
+        if status == kernel.IMPROVED:
+            self.best_rank = rank
+            self.pool = [s.copy()]
+            return self.pool[0]
+        if status == kernel.BACK_AT_POOL_RANK and rank == self.best_rank:
+            if len(self.pool) < c.pool_size:
+                self.pool.append(s.copy())
+            else:
+                self.pool[int(self.rng.integers(len(self.pool)))] = s.copy()
+        if status == kernel.STUCK or self._since_reset >= c.walk_length:
+            self._reset()
+        return None
+
+
+def _checked(s: Packed, meta: dict) -> Factorization:
+    f = unpack(s, meta)
+    report = verify(f)
+    if not report.valid:  # a kernel bug, never a user error
+        raise AssertionError(f"walk produced an invalid scheme: {report.summary()}")
+    return f
+
+
+@dataclasses.dataclass
+class Progress:
+    """What a running search reports to its progress callback."""
+
+    best_rank: int
+    flips: int
+    flips_per_second: float
+    walkers_alive: int
+    seconds: float
+
+
+def search(start: Factorization, config: WalkConfig, seconds: float, walkers: int = 1,
+           seed: int = 0, stop_rank: int = 0,
+           on_found: Callable[[Found], None] = lambda found: None,
+           on_progress: Callable[[Progress], None] = lambda progress: None,
+           progress_every: float = 0.5) -> list[Found]:
+    """Walk from ``start`` for ``seconds`` (or until rank ``stop_rank``) with ``walkers`` walkers.
+
+    ``walkers`` > 1 runs one process per walker; they share every new best scheme. Each new best
+    rank is verified exactly and passed to ``on_found`` at once (so an interrupted search keeps
+    it), and returned in order of discovery.
+    """
+    if seconds <= 0:
+        raise TensorgameError("--seconds must be positive")
+    if walkers < 1:
+        raise TensorgameError("--walkers must be at least 1")
+    t0 = time.monotonic()
+    found: list[Found] = []
+    best_rank = start.rank
+
+    def record(s: Packed, walker: int, flips: int) -> None:
+        nonlocal best_rank
+        if s.rank >= best_rank:
+            return
+        best_rank = s.rank
+        meta = {"found_by": "agents.flipgraph", "method": f"flip-graph random walk over {s.field}",
+                "seed": seed, "walker": walker, "walk_flips": flips,
+                "wall_seconds": round(time.monotonic() - t0, 3),
+                "plateau": config.plateau, "slack": config.slack}
+        item = Found(_checked(s, meta), walker, flips, time.monotonic() - t0)
+        found.append(item)
+        on_found(item)
+
+    if walkers == 1:
+        walker = Walker(start, config, seed)
+        if walker.best_rank < best_rank:
+            record(walker.best(), 0, 0)
+        last = t0
+        while time.monotonic() - t0 < seconds and best_rank > stop_rank:
+            better = walker.step()
+            if better is not None:
+                record(better, 0, walker.flips)
+            now = time.monotonic()
+            if now - last >= progress_every:
+                last = now
+                on_progress(Progress(best_rank, walker.flips, walker.flips / (now - t0), 1,
+                                     now - t0))
+        return found
+    _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, record, on_progress,
+                      progress_every, lambda: best_rank)
+    return found
+
+
+def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox):
+    walker = Walker(start, config, seed)
+    t0 = time.monotonic()
+    last = t0
+    outbox.put(("found", index, unpack(walker.best()), 0))
+    while time.monotonic() - t0 < seconds and walker.best_rank > stop_rank:
+        better = walker.step()
+        if better is not None:
+            outbox.put(("found", index, unpack(better), walker.flips))
+        now = time.monotonic()
+        if now - last >= 0.25:
+            last = now
+            outbox.put(("flips", index, walker.flips, 0))
+            try:
+                while True:
+                    walker.adopt(inbox.get_nowait())
+            except queue.Empty:
+                pass
+    outbox.put(("flips", index, walker.flips, 0))
+    outbox.put(("done", index, None, 0))
+
+
+def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, record, on_progress,
+                      progress_every, best_rank):
+    context = multiprocessing.get_context("fork")
+    outbox = context.Queue()
+    inboxes = [context.Queue() for _ in range(walkers)]
+    seeds = np.random.SeedSequence(seed).spawn(walkers)
+    processes = [context.Process(
+        target=_worker, daemon=True,
+        args=(i, start, config, int(seeds[i].generate_state(1)[0]), seconds, stop_rank, outbox,
+              inboxes[i]))
+        for i in range(walkers)]
+    for process in processes:
+        process.start()
+    flips = [0] * walkers
+    alive = walkers
+    last = t0
+    try:
+        while alive:
+            try:
+                kind, index, payload, count = outbox.get(timeout=progress_every)
+            except queue.Empty:
+                kind = None
+            if kind == "found" and payload.rank < best_rank():
+                record(pack(payload, config.field, payload.rank), index, count)
+                for i, inbox in enumerate(inboxes):
+                    if i != index:
+                        inbox.put(payload)
+                if best_rank() <= stop_rank:
+                    break
+            elif kind == "flips":
+                flips[index] = payload
+            elif kind == "done":
+                alive -= 1
+            now = time.monotonic()
+            if now - last >= progress_every:
+                last = now
+                on_progress(Progress(best_rank(), sum(flips), sum(flips) / (now - t0),
+                                     sum(p.is_alive() for p in processes), now - t0))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-FLIPS_EXHAUSTED, IMPROVED, BACK_AT_POOL_RANK, STUCK = 0, 1, 2, 3
+FLIPS_EXHAUSTED, IMPROVED, STUCK = 0, 1, 2
 
 
 @numba.njit(cache=True)
@@ -303,11 +303,10 @@ def plus(pos, neg, rank, ternary, i, j, k):
 
 
 @numba.njit(cache=True)
-def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, pool_rank, info):
+def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, info):
     """Random walk of at most ``max_flips`` flips from the scheme in ``pos``/``neg`` (in place).
 
-    Stops early when the rank falls to ``stop_rank`` (IMPROVED), when it comes back to
-    ``pool_rank`` after having been above it (BACK_AT_POOL_RANK), or when ``plateau`` flips pass
+    Stops early when the rank falls to ``stop_rank`` (IMPROVED) or when ``plateau`` flips pass
     without a reduction while the rank is already ``max_rank`` (STUCK); below ``max_rank`` a
     plateau triggers a plus transition instead. Writes info = [status, flips, plus transitions]
     and returns the rank.
@@ -322,7 +321,6 @@ def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, pool_
     flips = 0
     pluses = 0
     since_drop = 0
-    above = rank > pool_rank
     status = FLIPS_EXHAUSTED
     while flips < max_flips:
         if since_drop >= plateau or size == 0:
@@ -341,8 +339,6 @@ def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, pool_
                         break
             size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
             since_drop = 0
-            if rank > pool_rank:
-                above = True
             continue
         before = rank
         if not _flip(pos, neg, rank, ternary, cnt, flippable, where, size, partners, result):
@@ -356,9 +352,6 @@ def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, pool_
             since_drop = 0
             if rank <= stop_rank:
                 status = IMPROVED
-                break
-            if above and rank <= pool_rank:
-                status = BACK_AT_POOL_RANK
                 break
     info[0] = status
     info[1] = flips

@@ -3,7 +3,8 @@
 A walker keeps a pool of schemes at its best rank. It walks from one of them with random flips
 (reductions happen whenever they can); after ``plateau`` flips without a reduction it makes a plus
 transition, so it wanders up to ``slack`` ranks above the pool before it is reset to a pool
-scheme. Schemes met again at the pool rank join the pool; a scheme below it becomes the new pool.
+scheme. A walk found at the pool rank at the end of a chunk joins the pool; a scheme below it
+becomes the new pool.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import queue
+import signal
 import time
 from typing import Callable
 
@@ -82,8 +84,7 @@ class Walker:
     def step(self) -> Packed | None:
         c, s = self.config, self.current
         rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk, c.plateau,
-                           self.best_rank + c.slack, self.best_rank - 1, self.best_rank,
-                           self._info)
+                           self.best_rank + c.slack, self.best_rank - 1, self._info)
         status, flips, pluses = (int(x) for x in self._info)
         self.current = s = dataclasses.replace(s, rank=rank)  # the kernel changed it in place
         self.flips += flips
@@ -93,7 +94,7 @@ class Walker:
             self.best_rank = rank
             self.pool = [s.copy()]
             return self.pool[0]
-        if status == kernel.BACK_AT_POOL_RANK and rank == self.best_rank:
+        if status == kernel.FLIPS_EXHAUSTED and rank == self.best_rank:
             if len(self.pool) < c.pool_size:
                 self.pool.append(s.copy())
             else:
@@ -175,6 +176,7 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
 
 
 def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     walker = Walker(start, config, seed)
     t0 = time.monotonic()
     last = t0

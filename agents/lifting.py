@@ -1,0 +1,195 @@
+"""Lift a scheme valid mod 2 to one valid over Z (Hensel lifting), checked by the exact verifier.
+
+Write the scheme as x = (u, v, w) and S(x) = sum_r u_r (x) v_r (x) w_r. If S(x) = T mod 2^e, a
+correction x + 2^e d is valid mod 2^(e+1) exactly when the linearisation of S at x mod 2 solves
+
+    L(d) = (T - S(x)) / 2^e  (mod 2),   L(d) = sum_r du_r(x)v_r(x)w_r + u_r(x)dv_r(x)w_r + u_r(x)v_r(x)dw_r,
+
+a linear system over GF(2) (one equation per tensor entry, one unknown per coefficient).
+
+Two tries, in order:
+1. signs: corrections only where x is 1, so every coefficient becomes +1 or -1 (x + 2d = -1 mod 4);
+   the mod-4 system is solved with random values of the free unknowns, each candidate checked
+   exactly over Z.
+2. Hensel: corrections everywhere, free unknowns 0, lifted mod 4, 8, ... with symmetric
+   representatives, checked over Z after each step.
+If the full mod-4 system has no solution, no integer scheme reduces to this one mod 2: that is said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numba
+import numpy as np
+
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization, verify
+
+
+@dataclasses.dataclass(frozen=True)
+class LiftResult:
+    """A Z-valid scheme (or None) and a one-line account of how, or why not."""
+
+    scheme: Factorization | None
+    how: str
+
+
+@numba.njit(cache=True)
+def _eliminate(rows, n_cols):
+    """Reduced row echelon form over GF(2), in place; rows [E, W] uint64, column n_cols = rhs.
+
+    Returns (pivot row of each column or -1 [n_cols], consistent).
+    """
+    n_rows, n_words = rows.shape
+    pivots = np.full(n_cols, -1, np.int64)
+    r = 0
+    for c in range(n_cols):
+        w = c >> 6
+        bit = np.uint64(1) << np.uint64(c & 63)
+        found = -1
+        for i in range(r, n_rows):
+            if rows[i, w] & bit:
+                found = i
+                break
+        if found < 0:
+            continue
+        for x in range(n_words):
+            rows[r, x], rows[found, x] = rows[found, x], rows[r, x]
+        for i in range(n_rows):
+            if i != r and rows[i, w] & bit:
+                for x in range(n_words):
+                    rows[i, x] ^= rows[r, x]
+        pivots[c] = r
+        r += 1
+    w = n_cols >> 6
+    bit = np.uint64(1) << np.uint64(n_cols & 63)
+    for i in range(r, n_rows):
+        if rows[i, w] & bit:
+            return pivots, False
+    return pivots, True
+
+
+@numba.njit(cache=True)
+def _solution(rows, pivots, n_cols, free_values):
+    """The solution with the given values of the free unknowns (ignored at pivot columns)."""
+    d = np.zeros(n_cols, np.int64)
+    for c in range(n_cols):
+        if pivots[c] < 0:
+            d[c] = free_values[c]
+    rhs_w = n_cols >> 6
+    rhs_bit = np.uint64(1) << np.uint64(n_cols & 63)
+    for c in range(n_cols):
+        i = pivots[c]
+        if i < 0:
+            continue
+        value = 1 if rows[i, rhs_w] & rhs_bit else 0
+        for f in range(n_cols):
+            if pivots[f] < 0 and d[f] and rows[i, f >> 6] & (np.uint64(1) << np.uint64(f & 63)):
+                value ^= 1
+        d[c] = value
+    return d
+
+
+def _system(x0: tuple[np.ndarray, ...], columns: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Bit rows [E, W] of [L restricted to ``columns`` | rhs]; columns [C, 3] = (k, r, index)."""
+    u, v, w = x0
+    sizes = (u.shape[1], v.shape[1], w.shape[1])
+    n_cols = len(columns)
+    n_words = n_cols // 64 + 1
+    rows = np.zeros((int(np.prod(sizes)), n_words), dtype=np.uint64)
+    entries, cols = [], []
+    for c, (k, r, index) in enumerate(columns):
+        others = [np.flatnonzero(f[r]) for f in x0]
+        others[k] = np.array([index])
+        grid = np.stack(np.meshgrid(*others, indexing="ij"), -1).reshape(-1, 3)
+        entries.append((grid[:, 0] * sizes[1] + grid[:, 1]) * sizes[2] + grid[:, 2])
+        cols.append(np.full(len(grid), c))
+    if entries:
+        e, c = np.concatenate(entries), np.concatenate(cols)
+        np.bitwise_or.at(rows, (e, c >> 6), np.uint64(1) << (c & 63).astype(np.uint64))
+    ones = np.flatnonzero(rhs.ravel() % 2)
+    rows[ones, n_cols >> 6] |= np.uint64(1) << np.uint64(n_cols & 63)
+    return rows
+
+
+def _residual(x: tuple[np.ndarray, ...], target: np.ndarray) -> np.ndarray:
+    return target - np.einsum("ri,rj,rk->ijk", *x)
+
+
+def _scheme(f: Factorization, x, how: str) -> Factorization:
+    meta = dict(f.meta, lifted_from="Z2", lifting=how)
+    return Factorization(f.shape, "Z", *x, meta=meta)
+
+
+def _signs(f, x0, target, tries, rng) -> Factorization | None:
+    columns = np.array([(k, r, i) for k, a in enumerate(x0) for r, i in zip(*np.nonzero(a))])
+    rows = _system(x0, columns, _residual(x0, target) // 2)
+    pivots, consistent = _eliminate(rows, len(columns))
+    if not consistent:
+        return None
+    for attempt in range(tries):
+        free = rng.integers(0, 2, len(columns)) if attempt else np.zeros(len(columns), np.int64)
+        d = _solution(rows, pivots, len(columns), free)
+        x = tuple(a.copy() for a in x0)
+        for (k, r, i), flip in zip(columns, d):
+            if flip:
+                x[k][r, i] = -1
+        candidate = _scheme(f, x, "signs")
+        if verify(candidate).valid:
+            return candidate
+    return None
+
+
+def _hensel(f, x0, target, max_power) -> tuple[Factorization | None, str]:
+    columns = np.array([(k, r, i) for k, a in enumerate(x0)
+                        for r in range(a.shape[0]) for i in range(a.shape[1])])
+    x = tuple(a.copy() for a in x0)
+    for e in range(1, max_power):
+        residual = _residual(x, target)
+        if not residual.any():
+            return _scheme(f, x, f"hensel mod 2^{e}"), ""
+        rows = _system(x0, columns, (residual >> e) & 1)
+        pivots, consistent = _eliminate(rows, len(columns))
+        if not consistent:
+            if e == 1:
+                return None, ("the mod-4 lifting system has no solution: no integer scheme "
+                              "reduces to this one mod 2")
+            return None, f"the Hensel lift got stuck at mod 2^{e + 1} (system inconsistent)"
+        d = _solution(rows, pivots, len(columns), np.zeros(len(columns), np.int64))
+        modulus, half = 2 ** (e + 1), 2 ** e
+        for (k, r, i), step in zip(columns, d):
+            if step:
+                x[k][r, i] += 2 ** e
+        x = tuple((a + half - 1) % modulus - half + 1 for a in x)  # symmetric representatives
+    if not _residual(x, target).any():
+        return _scheme(f, x, f"hensel mod 2^{max_power}"), ""
+    return None, (f"lifts mod 2^{max_power} exist but none found with small integer "
+                  f"coefficients (largest {max(int(np.abs(a).max()) for a in x)})")
+
+
+def lift(f: Factorization, sign_tries: int = 200, max_power: int = 6, seed: int = 0,
+         hensel_limit: int = 4 * 10**8) -> LiftResult:
+    """Lift a scheme valid mod 2 to a scheme valid over Z, or say why that did not work.
+
+    ``hensel_limit`` bounds the size (equations x unknowns) of the full system tried in step 2.
+    """
+    if f.field == "Z" and verify(f).valid:
+        return LiftResult(f, "already valid over Z")
+    if not verify(f, field="Z2").valid:
+        raise TensorgameError("cannot lift: the scheme is not valid mod 2")
+    x0 = tuple((a % 2).astype(np.int64) for a in f.factors)
+    target = f.target()
+    rng = np.random.default_rng(seed)
+    lifted = _signs(f, x0, target, sign_tries, rng)
+    if lifted is not None:
+        return LiftResult(lifted, "lifted with signs (coefficients in {-1, 0, 1})")
+    size = target.size * sum(a.size for a in x0)
+    if size > hensel_limit:
+        return LiftResult(None, f"no sign lift among {sign_tries} tries; the full Hensel system "
+                                f"({size:.2g} entries) is above the size limit")
+    lifted, why = _hensel(f, x0, target, max_power)
+    if lifted is not None:
+        return LiftResult(lifted, f"no sign lift among {sign_tries} tries; "
+                                  f"{lifted.meta['lifting']} with coefficients {lifted.coefficients()}")
+    return LiftResult(None, f"no sign lift among {sign_tries} tries; {why}")

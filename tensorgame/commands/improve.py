@@ -1,0 +1,128 @@
+"""`tensorgame improve`: flip-graph random walks that lower the rank of a scheme."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+from tensorgame.errors import TensorgameError
+
+_SHAPE = re.compile(r"^\s*(\d+)\s*[,x]\s*(\d+)\s*[,x]\s*(\d+)\s*$")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "improve", help="lower the rank of a scheme by flip-graph random walks",
+        description="Random walks on the flip graph of a matrix multiplication tensor (Kauers & "
+                    "Moosbauer 2022, with plus transitions after Arai et al. 2024), from a scheme "
+                    "file or the naive algorithm. Every new lower-rank scheme is verified and "
+                    "written to DIR at once; Ctrl-C keeps them. Over Z2 the best scheme is then "
+                    "lifted to Z when possible.")
+    parser.add_argument("file", nargs="?", metavar="FILE", help="starting scheme (JSON v1)")
+    parser.add_argument("--target", metavar="N,M,P", help="start from the naive <N,M,P> instead")
+    parser.add_argument("--field", choices=("Z2", "Z"), default="Z2",
+                        help="walk mod 2 (default) or over Z with coefficients in {-1,0,1}")
+    parser.add_argument("--seconds", type=float, default=60.0, help="time budget (default 60)")
+    parser.add_argument("--walkers", type=int, default=1,
+                        help="parallel walkers, one process each (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plateau", type=int, default=20_000,
+                        help="flips without a reduction before a plus transition (default 20000)")
+    parser.add_argument("--slack", type=int, default=3,
+                        help="ranks a walk may climb above the best before a reset (default 3)")
+    parser.add_argument("--stop-rank", type=int, default=0,
+                        help="stop once this rank is reached (default: use the whole budget)")
+    parser.add_argument("--no-lift", action="store_true",
+                        help="over Z2, do not try to lift the best scheme to Z")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where found schemes go")
+    parser.set_defaults(func=run)
+
+
+def _start(args):
+    from tensorgame import io, library
+
+    if (args.file is None) == (args.target is None):
+        raise TensorgameError("give either a scheme FILE or --target N,M,P")
+    if args.file is not None:
+        return io.load(args.file)
+    match = _SHAPE.match(args.target)
+    if not match or min(int(x) for x in match.groups()) < 1:
+        raise TensorgameError(f"--target must look like 3,3,3, got {args.target!r}")
+    return library.naive(*(int(x) for x in match.groups()))
+
+
+def _name(f) -> str:
+    n, m, p = f.shape
+    return f"{n}x{m}x{p}_rank{f.rank}_{f.field}.json"
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.flipgraph import WalkConfig, search
+    from tensorgame import io
+
+    start = _start(args)
+    for flag in ("plateau", "slack"):
+        if getattr(args, flag) < 1:
+            raise TensorgameError(f"--{flag} must be at least 1")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TensorgameError(f"cannot create {out}: {error.strerror}") from None
+    config = WalkConfig(field=args.field, plateau=args.plateau, slack=args.slack)
+    tty = sys.stderr.isatty()
+    saved: list[Path] = []
+    last_line = [0.0]
+    t0 = time.monotonic()
+
+    def on_found(found) -> None:
+        path = out / _name(found.scheme)
+        io.save(found.scheme, path)
+        saved.append(path)
+        _line(f"rank {found.scheme.rank} after {found.seconds:.1f}s -> {path}", tty, final=True)
+
+    def on_progress(p) -> None:
+        text = (f"best rank {p.best_rank} | {p.flips_per_second:,.0f} flips/s | "
+                f"walkers alive {p.walkers_alive}/{args.walkers} | {p.seconds:.0f}s")
+        if tty or p.seconds - last_line[0] >= 10:
+            last_line[0] = p.seconds
+            _line(text, tty)
+
+    print(f"improving <{','.join(map(str, start.shape))}> from rank {start.rank} over "
+          f"{args.field} for {args.seconds:g}s with {args.walkers} walker(s), seed {args.seed}",
+          file=sys.stderr)
+    try:
+        found = search(start, config, args.seconds, walkers=args.walkers, seed=args.seed,
+                       stop_rank=args.stop_rank, on_found=on_found, on_progress=on_progress)
+    except KeyboardInterrupt:
+        _line(f"interrupted after {time.monotonic() - t0:.0f}s; kept {len(saved)} scheme(s)"
+              f"{': ' + ', '.join(map(str, saved)) if saved else ''}", tty, final=True)
+        return 130
+    if not found:
+        _line(f"no scheme below rank {start.rank} in {args.seconds:g}s", tty, final=True)
+        return 0
+    best = found[-1].scheme
+    _line(f"best rank {best.rank} (from {start.rank}) in {found[-1].seconds:.1f}s; "
+          f"{len(saved)} file(s) in {out}", tty, final=True)
+    if args.field == "Z2" and not args.no_lift:
+        from agents.lifting import lift
+
+        result = lift(best, seed=args.seed)
+        if result.scheme is None:
+            print(f"rank {best.rank} does not lift to Z: {result.how}", file=sys.stderr)
+        else:
+            path = out / _name(result.scheme)
+            io.save(result.scheme, path)
+            print(f"rank {best.rank} lifts to Z ({result.how}) -> {path}", file=sys.stderr)
+    return 0
+
+
+def _line(text: str, tty: bool, final: bool = False) -> None:
+    if tty:
+        sys.stderr.write("\r\033[K" + text + ("\n" if final else ""))
+    else:
+        sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,157 @@
+"""The agent's configuration: one frozen dataclass, every field with a default.
+
+A config file (``experiments/<name>.py``) is a Python module that defines ``OVERRIDES``, a dict
+of field name -> value. Unknown fields and values of the wrong type or range are one-line
+TensorgameErrors. ``config_hash`` names a configuration in saved results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+from tensorgame.errors import TensorgameError
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentConfig:
+    """Everything that shapes a training run (the target, field and seed come from the CLI)."""
+
+    # The game.
+    coefficients: tuple[int, ...] = (-1, 0, 1)  # move alphabet over Z ("Z2" always uses (0, 1))
+    max_moves: int = 8  # moves per game; 0 = the naive rank n*m*p
+    history: int = 2  # previous moves shown to the network
+    basis_change_prob: float = 0.0  # chance a self-play game plays the target in a random basis
+    basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
+
+    # The network.
+    token_entries: int = 0  # factor entries per action token; 0 = whole factor if it fits
+    max_vocabulary: int = 128  # bound used when token_entries = 0
+    width: int = 64  # embedding size of torso and decoder
+    heads: int = 4
+    torso_layers: int = 2  # attentive-modes layers
+    decoder_layers: int = 2
+    quantiles: int = 8  # value head outputs
+    risk_seeking: float = 0.75  # value read-out: mean of the quantiles above this level
+
+    # The search.
+    samples: int = 16  # K: candidate moves sampled per node
+    simulations: int = 32
+    considered_actions: int = 16  # Gumbel root: actions kept by sequential halving
+    gumbel_scale: float = 1.0
+    sample_temperature: float = 1.0
+
+    # Self-play and learning.
+    games: int = 64  # games per self-play batch (over all devices)
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 256  # learner batch (states)
+    updates_per_batch: int = 8  # learner updates after each self-play batch
+    demo_fraction: float = 0.5  # share of each learner batch that is synthetic demonstrations
+    solution_fraction: float = 0.25  # share replayed from found factorizations, order shuffled
+    demo_max_rank: int = 0  # 0 = max_moves
+    demo_zero_prob: float = 0.5  # probability of a zero entry in a demonstration factor
+    replay_size: int = 50_000  # states kept from self-play
+    solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
+    value_weight: float = 1.0
+    pretrain_steps: int = 0  # demonstration-only updates before the first self-play batch
+
+    # Bookkeeping.
+    checkpoint_every: int = 20  # self-play batches between checkpoints
+    eval_every: int = 10  # self-play batches between greedy evaluations (0 = never)
+    eval_games: int = 16
+    stop_at_rank: int = 0  # stop training once this rank is found (0 = never)
+
+    def resolved(self, shape: tuple[int, int, int], field: str) -> "AgentConfig":
+        """The config with target-dependent defaults filled in (max_moves, coefficients)."""
+        changes: dict[str, Any] = {}
+        if self.max_moves == 0:
+            changes["max_moves"] = shape[0] * shape[1] * shape[2]
+        if field == "Z2":
+            changes["coefficients"] = (0, 1)
+        out = dataclasses.replace(self, **changes)
+        if out.demo_max_rank == 0:
+            out = dataclasses.replace(out, demo_max_rank=out.max_moves)
+        return out
+
+
+_RANGES = {  # field -> (minimum, maximum) for numbers
+    "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
+    "basis_change_entries": (1, 3), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
+    "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
+    "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
+    "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
+    "sample_temperature": (0.05, 10.0), "games": (1, 1 << 20), "learning_rate": (0.0, 1.0),
+    "weight_decay": (0.0, 1.0), "batch_size": (1, 1 << 20), "updates_per_batch": (0, 10_000),
+    "demo_fraction": (0.0, 1.0), "solution_fraction": (0.0, 1.0), "demo_max_rank": (0, 512),
+    "demo_zero_prob": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),
+    "value_weight": (0.0, 100.0), "pretrain_steps": (0, 1 << 20), "checkpoint_every": (1, 1 << 20),
+    "eval_every": (0, 1 << 20), "eval_games": (1, 1 << 16), "stop_at_rank": (0, 1 << 16),
+}
+
+
+def _check(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, tuple):
+        if not isinstance(value, (tuple, list)) or not value or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in value):
+            raise TensorgameError(f"config field {name} must be a list of integers, got {value!r}")
+        value = tuple(sorted(set(int(x) for x in value)))
+        if 0 not in value or len(value) < 2:
+            raise TensorgameError(f"config field {name} must contain 0 and a non-zero value")
+        return value
+    if isinstance(default, bool) or isinstance(value, bool):
+        raise TensorgameError(f"config field {name} must be a number, got {value!r}")
+    if isinstance(default, int) and not isinstance(value, int):
+        raise TensorgameError(f"config field {name} must be an integer, got {value!r}")
+    if isinstance(default, float) and not isinstance(value, (int, float)):
+        raise TensorgameError(f"config field {name} must be a number, got {value!r}")
+    low, high = _RANGES[name]
+    if not low <= value <= high:
+        raise TensorgameError(f"config field {name} must lie in [{low}, {high}], got {value!r}")
+    return float(value) if isinstance(default, float) else value
+
+
+def make_config(overrides: dict[str, Any] | None = None) -> AgentConfig:
+    """The default config with ``overrides`` applied and checked."""
+    defaults = AgentConfig()
+    known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(AgentConfig)}
+    checked = {}
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise TensorgameError(f"unknown config field {name!r}")
+        checked[name] = _check(name, value, known[name])
+    config = dataclasses.replace(defaults, **checked)
+    if config.width % config.heads:
+        raise TensorgameError(
+            f"config field width ({config.width}) must be a multiple of heads ({config.heads})")
+    return config
+
+
+def load_config(path: str | Path | None) -> AgentConfig:
+    """Read ``OVERRIDES`` from a config file (None: the defaults)."""
+    if path is None:
+        return make_config()
+    path = Path(path)
+    if not path.is_file():
+        raise TensorgameError(f"{path}: no such config file")
+    try:
+        namespace = runpy.run_path(str(path))
+    except Exception as error:  # a config file is user code: any failure is one line
+        raise TensorgameError(f"{path}: cannot be read: {type(error).__name__}: {error}") from None
+    overrides = namespace.get("OVERRIDES")
+    if not isinstance(overrides, dict):
+        raise TensorgameError(f"{path}: must define OVERRIDES = {{field: value, ...}}")
+    try:
+        return make_config(overrides)
+    except TensorgameError as error:
+        raise TensorgameError(f"{path}: {error}") from None
+
+
+def config_hash(config: AgentConfig) -> str:
+    """A short stable hash of every field."""
+    text = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

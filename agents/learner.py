@@ -1,0 +1,129 @@
+"""Losses and optax updates.
+
+Policy loss: cross-entropy of the decoder against target moves (teacher forcing), weighted per
+state: the search's visit distribution over its K candidates for self-play states, the next move
+(weight 1) for demonstrations and order-shuffled solutions. Value loss: quantile regression of the
+return. One update draws its self-play part from the replay buffer and generates its
+demonstration and solution parts inside the jitted step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from agents import demos
+from agents.config import AgentConfig
+from agents.network import PolicyValueNet, masked_log_probs, quantile_loss
+from agents.search import Observation, features
+from tensorgame import game
+
+
+@chex.dataclass(frozen=True)
+class Targets:
+    """Training examples: observations with target moves, their weights and returns."""
+
+    obs: Observation  # [N, ...]
+    moves: chex.Array  # [N, C, 3, S] int32 canonical target moves
+    weights: chex.Array  # [N, C] float32, summing to 1 (or 0 for padding)
+    returns: chex.Array  # [N] float32
+    mask: chex.Array  # [N] float32: 1 for real examples
+
+
+@chex.dataclass(frozen=True)
+class Solutions:
+    """Found factorizations kept for order-shuffled replay (in the basis they were played)."""
+
+    terms: chex.Array  # [N, max_moves, 3, S] int32
+    ranks: chex.Array  # [N] int32
+    valid: chex.Array  # [N] bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerSpec:
+    game: game.GameConfig
+    demo_batch: int
+    solution_batch: int
+    demo_max_rank: int
+    demo_zero_prob: float
+    value_weight: float
+
+
+def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSpec:
+    demo = round(config.batch_size * config.demo_fraction)
+    solution = round(config.batch_size * config.solution_fraction)
+    return LearnerSpec(game=game_config, demo_batch=demo, solution_batch=solution,
+                       demo_max_rank=min(config.demo_max_rank, config.max_moves),
+                       demo_zero_prob=config.demo_zero_prob, value_weight=config.value_weight)
+
+
+def make_optimizer(config: AgentConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(1.0),
+                       optax.adamw(config.learning_rate, weight_decay=config.weight_decay))
+
+
+def losses(net: PolicyValueNet, params: Any, targets: Targets, max_moves: int):
+    """(policy loss, value loss), each a mean over real examples."""
+    tokenizer = net.spec.tokenizer
+    tokens = tokenizer.encode(targets.moves)  # [N, C, L]
+    quantiles, logits = net.apply(params, *features(targets.obs, max_moves), tokens)
+    logp = masked_log_probs(logits, targets.obs.dims, tokens, tokenizer)  # [N, C]
+    policy = -jnp.sum(targets.weights * logp, axis=-1)
+    value = quantile_loss(quantiles, targets.returns)
+    total = jnp.maximum(jnp.sum(targets.mask), 1.0)
+    return jnp.sum(policy * targets.mask) / total, jnp.sum(value * targets.mask) / total
+
+
+def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
+                       spec: LearnerSpec) -> Targets | None:
+    """Demonstrations and order-shuffled solutions as single-move Targets (key consumed)."""
+    k_demo, k_sol = jax.random.split(key)
+    parts = []
+    if spec.demo_batch:
+        obs, move, ret = demos.demonstration_batch(k_demo, dims, spec.demo_batch,
+                                                   spec.demo_max_rank, spec.game,
+                                                   spec.demo_zero_prob)
+        parts.append((obs, move, ret, jnp.ones(spec.demo_batch)))
+    if spec.solution_batch:
+        parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.ranks,
+                                          solutions.valid, dims, spec.solution_batch,
+                                          spec.game))
+    if not parts:
+        return None
+    obs, move, ret, mask = jax.tree.map(lambda *x: jnp.concatenate(x), *parts)
+    return Targets(obs=obs, moves=move[:, None], weights=jnp.ones((move.shape[0], 1)),
+                   returns=ret, mask=mask)
+
+
+def make_update(net: PolicyValueNet, optimizer: optax.GradientTransformation,
+                spec: LearnerSpec):
+    """update(params, opt_state, key, selfplay Targets | None, Solutions, dims) ->
+    (params, opt_state, metrics). The key is consumed."""
+    max_moves = spec.game.max_moves
+
+    def loss_fn(params, selfplay, supervised):
+        policy = value = jnp.zeros(())
+        parts = 0
+        for targets in (selfplay, supervised):
+            if targets is None:
+                continue
+            p, v = losses(net, params, targets, max_moves)
+            n = jnp.sum(targets.mask)
+            policy, value, parts = policy + p * n, value + v * n, parts + n
+        policy, value = policy / jnp.maximum(parts, 1.0), value / jnp.maximum(parts, 1.0)
+        return policy + spec.value_weight * value, (policy, value)
+
+    def update(params, opt_state, key, selfplay, solutions, dims):
+        supervised = supervised_targets(key, dims, solutions, spec)
+        (loss, (policy, value)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, selfplay, supervised)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, {"loss": loss, "policy_loss": policy, "value_loss": value}
+
+    return update

@@ -1,0 +1,148 @@
+"""Sampled AlphaZero on mctx: the real TensorGame is the model, K sampled moves are the actions.
+
+At every node the policy samples K moves (canonicalised, duplicates and illegal ones masked);
+the node's embedding keeps them, so mctx searches over K action indices and ``recurrent_fn`` maps
+an index back to its move, steps the game and samples K moves for the child. The prior over the
+sampled set follows Sampled MuZero (Hubert et al. 2021): pi_hat(a) ~ (beta_hat(a) / beta(a)) pi(a),
+with beta_hat the empirical distribution of the K samples and beta the sampling distribution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import mctx
+
+from agents.network import PolicyValueNet, risk_seeking_value, sample_moves
+from tensorgame import game
+
+INVALID_LOGIT = -1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpec:
+    """Static search settings (hashable)."""
+
+    game: game.GameConfig
+    samples: int  # K
+    simulations: int
+    considered_actions: int
+    gumbel_scale: float
+    temperature: float
+    risk_seeking: float
+
+
+@chex.dataclass(frozen=True)
+class Observation:
+    """What the network sees of a state (compact: moves, not rank-1 tensors)."""
+
+    residual: chex.Array  # [..., S, S, S] int32
+    recent: chex.Array  # [..., h, 3, S] int32: last h moves, most recent first, zeros before 1st
+    move_count: chex.Array  # [...] int32
+    dims: chex.Array  # [..., 3] int32
+
+
+@chex.dataclass(frozen=True)
+class Node:
+    """mctx embedding: a batch of game states and the K candidate moves of each."""
+
+    state: game.State  # batched [B, ...]
+    moves: chex.Array  # [B, K, 3, S] int32, canonical
+
+
+def observe(state: game.State, config: game.GameConfig) -> Observation:
+    """One unbatched state -> its Observation."""
+    index = state.move_count - 1 - jnp.arange(config.history)
+    recent = state.moves[jnp.clip(index, 0, config.max_moves - 1)]
+    recent = jnp.where((index >= 0)[:, None, None], recent, 0)
+    return Observation(residual=state.residual, recent=recent, move_count=state.move_count,
+                       dims=state.dims)
+
+
+def features(obs: Observation, max_moves: int):
+    """Batched Observation -> network inputs (residual [B,S,S,S], history [B,h,S,S,S],
+    scalars [B, 2])."""
+    history = jnp.einsum("bhi,bhj,bhk->bhijk", obs.recent[:, :, 0], obs.recent[:, :, 1],
+                         obs.recent[:, :, 2])
+    count = obs.move_count.astype(jnp.float32)
+    scalars = jnp.stack([count / max_moves, (max_moves - count) / max_moves], axis=-1)
+    return obs.residual, history, scalars
+
+
+def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
+                  log_beta: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """Prior logits over K sampled moves with the Sampled MuZero correction.
+
+    moves [B, K, 3, S] (canonical), legal [B, K], log_p / log_beta [B, K] (log-probability of
+    each sample under the policy / the sampling distribution) -> (logits [B, K], invalid [B, K]):
+    each distinct legal move gets log(count / K) + log_p - log_beta at its first occurrence
+    (normalised over distinct moves), repeats and illegal moves are invalid.
+    """
+    k = moves.shape[1]
+    flat = moves.reshape(moves.shape[0], k, -1)
+    same = jnp.all(flat[:, :, None, :] == flat[:, None, :, :], axis=-1)  # [B, K, K]
+    earlier = jnp.tril(jnp.ones((k, k), bool), -1)  # [i, j]: j < i
+    repeat = jnp.any(same & earlier, axis=-1)
+    counts = jnp.sum(same, axis=-1).astype(jnp.float32)
+    invalid = repeat | ~legal
+    logits = jnp.log(counts / k) + log_p - log_beta
+    logits = jnp.where(invalid, INVALID_LOGIT, logits)
+    logits = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.where(invalid, INVALID_LOGIT, logits), invalid
+
+
+def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
+           spec: SearchSpec):
+    """Evaluate a batch of states: (prior logits [B, K], invalid [B, K], value [B],
+    moves [B, K, 3, S]). The key is consumed."""
+    cfg = spec.game
+    obs = jax.vmap(lambda s: observe(s, cfg))(states)
+    embeddings, quantiles = net.apply(params, *features(obs, cfg.max_moves),
+                                      method=PolicyValueNet.embed)
+    tokens, log_p, log_beta = sample_moves(net, params, embeddings, states.dims, key,
+                                           spec.samples, spec.temperature)
+    raw = net.spec.tokenizer.decode(tokens)  # [B, K, 3, S]
+    moves = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(raw)
+    legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(moves,
+                                                                                    states)
+    logits, invalid = sampled_prior(moves, legal, log_p, log_beta)
+    value = risk_seeking_value(quantiles, spec.risk_seeking)
+    value = jnp.where(states.terminated, 0.0, value)
+    return logits, invalid, value, moves
+
+
+def make_recurrent_fn(net: PolicyValueNet, spec: SearchSpec):
+    def recurrent_fn(params, key, action, node: Node):
+        chex.assert_shape(action, (node.moves.shape[0],))
+        move = jnp.take_along_axis(node.moves, action[:, None, None, None], axis=1)[:, 0]
+        states, reward, done = jax.vmap(lambda s, a: game.step(s, a, spec.game))(node.state,
+                                                                                  move)
+        logits, _, value, moves = expand(net, params, states, key, spec)
+        output = mctx.RecurrentFnOutput(reward=reward, discount=1.0 - done.astype(jnp.float32),
+                                        prior_logits=logits, value=value)
+        return output, Node(state=states, moves=moves)
+
+    return recurrent_fn
+
+
+def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
+           spec: SearchSpec):
+    """Run Gumbel MuZero from a batch of states (the key is consumed).
+
+    Returns (moves [B, K, 3, S], action weights [B, K], chosen action index [B], root value [B]).
+    """
+    root_key, search_key = jax.random.split(key)
+    logits, invalid, value, moves = expand(net, params, states, root_key, spec)
+    root = mctx.RootFnOutput(prior_logits=logits, value=value,
+                             embedding=Node(state=states, moves=moves))
+    out = mctx.gumbel_muzero_policy(
+        params, search_key, root, make_recurrent_fn(net, spec),
+        num_simulations=spec.simulations, invalid_actions=invalid.astype(jnp.float32),
+        max_depth=spec.game.max_moves, max_num_considered_actions=spec.considered_actions,
+        gumbel_scale=spec.gumbel_scale)
+    weights = jnp.where(invalid, 0.0, out.action_weights)
+    return moves, weights, out.action, value

@@ -23,11 +23,15 @@ _INT64_SAFE = 2**62
 
 def exact_array(values: Any) -> np.ndarray:
     """A 2-D exact coefficient array: int64 if every entry is an integer, else Fractions."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        return values.astype(np.int64).reshape((0, 0) if values.shape == (0,) else values.shape)
     array = np.asarray(values, dtype=object)
     if array.ndim == 1 and array.size == 0:
         array = array.reshape(0, 0)
-    flat = [Fraction(x) for x in array.ravel().tolist()]
-    if all(x.denominator == 1 for x in flat):
+    flat = array.ravel().tolist()
+    exact = {key: Fraction(x) for key, x in {id(x): x for x in flat}.items()}  # once per object
+    flat = [exact[id(x)] for x in flat]
+    if all(x.denominator == 1 for x in exact.values()):
         return np.array([int(x) for x in flat], dtype=np.int64).reshape(array.shape)
     return np.array(flat + [None], dtype=object)[:-1].reshape(array.shape)
 
@@ -127,7 +131,8 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
     """Exact check that term-major u [R, I], v [R, J], w [R, K] sum to ``target`` [I, J, K]."""
     if field not in FIELDS:
         raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
-    u, v, w = exact_array(u), exact_array(v), exact_array(w)
+    u, v, w = (a if isinstance(a, np.ndarray) and a.dtype == object else exact_array(a)
+               for a in (u, v, w))
     target = exact_array(np.asarray(target).reshape(-1)).reshape(np.shape(target))
     if (u.shape[1], v.shape[1], w.shape[1]) != target.shape:
         raise TensorgameError(
@@ -154,32 +159,53 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
 
 
 def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
-    """(array * d, d) with d the lcm of the denominators, as integers."""
+    """(array * d, d) with d the lcm of the denominators, as integers (int64 when they fit)."""
     if array.dtype != object:
         return array.astype(np.int64), 1
-    d = math.lcm(*(x.denominator for x in array.ravel().tolist()))
-    return exact_array(array * d), d
+    flat = array.ravel().tolist()
+    exact = {key: Fraction(x) for key, x in {id(x): x for x in flat}.items()}  # once per object
+    d = math.lcm(*(x.denominator for x in exact.values()))
+    scale = {key: x.numerator * (d // x.denominator) for key, x in exact.items()}
+    scaled = [scale[id(x)] for x in flat]
+    if max(map(abs, scaled), default=0) < _INT64_SAFE:
+        return np.array(scaled, dtype=np.int64).reshape(array.shape), d
+    return np.array(scaled + [None], dtype=object)[:-1].reshape(array.shape), d
 
 
 def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
                   shape: tuple[int, int, int]) -> np.ndarray:
-    """Exact sum of the rank-1 terms, scattering only non-zero products."""
+    """Exact sum of the rank-1 terms, scattering only non-zero products (all terms at once).
+
+    Term r contributes nnz(u_r) * nnz(v_r) * nnz(w_r) products; their flat indices and values
+    are built for all terms together by index arithmetic and added with ``np.add.at``.
+    """
     def largest(a):
         return int(np.abs(a).max()) if a.size else 0
 
     bound = u.shape[0] * largest(u) * largest(v) * largest(w)
     dtype = np.int64 if bound < _INT64_SAFE else object
+    terms, index = np.nonzero(u)
+    values = u[terms, index].astype(dtype)
+    for factor in (v, w):
+        terms, index, values = _outer_nonzeros(terms, index, values, factor, dtype)
     total = np.zeros(int(np.prod(shape)), dtype=dtype)
-    _, size_j, size_k = shape
-    for ur, vr, wr in zip(u, v, w):
-        iu, iv, iw = np.flatnonzero(ur), np.flatnonzero(vr), np.flatnonzero(wr)
-        if not (iu.size and iv.size and iw.size):
-            continue
-        index = (iu[:, None, None] * size_j + iv[None, :, None]) * size_k + iw[None, None, :]
-        values = (ur[iu].astype(dtype)[:, None, None] * vr[iv].astype(dtype)[None, :, None]
-                  * wr[iw].astype(dtype)[None, None, :])
-        np.add.at(total, index.ravel(), values.ravel())
+    np.add.at(total, index, values)
     return total.reshape(shape)
+
+
+def _outer_nonzeros(terms: np.ndarray, index: np.ndarray, values: np.ndarray, factor: np.ndarray,
+                    dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair each sparse entry (term r, index, value), sorted by term, with every non-zero j of
+    factor[r]: (r, index * len(factor[r]) + j, value * factor[r, j]), again sorted by term."""
+    rank, length = factor.shape
+    terms_b, index_b = np.nonzero(factor)
+    values_b = factor[terms_b, index_b].astype(dtype)
+    count_b = np.bincount(terms_b, minlength=rank)
+    reps = count_b[terms]  # [E] partners of each entry
+    pick_a = np.repeat(np.arange(terms.size), reps)
+    first_b = (np.cumsum(count_b) - count_b)[terms]
+    pick_b = np.arange(pick_a.size) - np.repeat(np.cumsum(reps) - reps - first_b, reps)
+    return terms[pick_a], index[pick_a] * length + index_b[pick_b], values[pick_a] * values_b[pick_b]
 
 
 # ----------------------------------------------------------------------------- canonical form

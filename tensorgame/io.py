@@ -89,7 +89,7 @@ def to_json(f: Factorization) -> dict:
         factors = tuple(a % 2 for a in factors)
     obj = {"format": FORMAT, "shape": list(f.shape), "field": f.field, "rank": f.rank}
     for name, array in zip("uvw", factors):
-        obj[name] = [[_coefficient_to_json(x) for x in row] for row in array.tolist()]
+        obj[name] = [[coefficient_to_json(x) for x in row] for row in array.tolist()]
     obj["meta"] = _plain(f.meta)
     return obj
 
@@ -196,7 +196,7 @@ def _parse_rational(value: Any, where: str, fail) -> int | Fraction:
     return Fraction(numerator, denominator)
 
 
-def _coefficient_to_json(x) -> int | str:
+def coefficient_to_json(x) -> int | str:
     x = Fraction(x)
     return int(x) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 

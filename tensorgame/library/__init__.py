@@ -1,0 +1,16 @@
+"""Known matrix multiplication algorithms, bundled as v1 JSON package data.
+
+    from tensorgame import library
+    f = library.get(2, 2, 2)            # Strassen, rank 7, over Z
+    g = library.get(4, 3, 2, "Q")       # a <2,3,4> algorithm carried over to <4,3,2>
+    library.naive(3, 3, 3)              # the schoolbook algorithm, rank 27
+    for row in library.catalog(): ...   # shape, field, rank, coefficients, source
+
+Sources: Strassen (1969), Laderman (1976), every factorization DeepMind published with AlphaTensor
+(CC BY 4.0) and 47 schemes of the FastMatrixMultiplication collection (MIT); see each file's meta.
+"""
+
+from tensorgame.library._naive import naive
+from tensorgame.library._store import Entry, candidates, catalog, get, load_entry
+
+__all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "naive"]

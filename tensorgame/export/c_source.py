@@ -115,7 +115,7 @@ static double tg_check(long N, long M, long P, const tg_real *A, const tg_real *
     double worst = 0;
     for (long i = 0; i < N; i++)
         for (long j = 0; j < P; j++) {{
-            double sum = 0;
+            {sum_type} sum = 0;
             for (long k = 0; k < M; k++) sum {check_op};
             double error = fabs((double)C[i * P + j] - sum);
             if (error > worst) worst = error;
@@ -217,6 +217,7 @@ def c_source(plan: Plan, name: str = "tg_matmul") -> str:
     inexact = "" if gf2 else _INEXACT_INTEGERS.format(**numbers)
     parts.append(_MAIN.format(
         name=name, float_check=float_check, inexact_integers=inexact,
+        sum_type="int" if gf2 else "double",
         check_op="^= A[i * M + k] & B[k * P + j]" if gf2 else
         "+= (double)A[i * M + k] * (double)B[k * P + j]",
         integer_fill="(tg_uniform() < 0.5)" if gf2 else "((long)(9 * tg_uniform()) - 4)",

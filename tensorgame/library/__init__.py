@@ -12,5 +12,6 @@ Sources: Strassen (1969), Laderman (1976), every factorization DeepMind publishe
 
 from tensorgame.library._naive import naive
 from tensorgame.library._store import Entry, candidates, catalog, get, load_entry
+from tensorgame.library.matmul import matmul
 
-__all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "naive"]
+__all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "matmul", "naive"]

@@ -29,16 +29,23 @@ def build(f: Factorization, gf2: bool, search: bool = True) -> Program:
     ``search=False`` keeps f's own form and only eliminates common subexpressions.
     """
     candidates = _equivalent_forms(f) if search else [f]
-    programs = [_program(g, gf2, naive_additions(f)) for g in candidates]
+    memo: dict = {}  # many forms share a side: eliminate each distinct matrix once
+    programs = [_program(g, gf2, naive_additions(f), memo) for g in candidates]
     return min(programs, key=lambda prog: prog.additions)
 
 
-def _program(f: Factorization, gf2: bool, before: int) -> Program:
+def _program(f: Factorization, gf2: bool, before: int, memo: dict) -> Program:
     u, v, w, denominator = integer_terms(f, gf2)
-    if gf2:
-        u, v, w = u % 2, v % 2, w % 2
-    return Program(shape=f.shape, gf2=gf2, left=eliminate(u), right=eliminate(v),
-                   out=eliminate(w.T), denominator=denominator, additions_before=before, source=f)
+
+    def side(matrix):
+        key = (matrix.shape, matrix.tobytes())
+        if key not in memo:
+            memo[key] = eliminate(matrix)
+        return memo[key]
+
+    return Program(shape=f.shape, gf2=gf2, left=side(u), right=side(v),
+                   out=side(np.ascontiguousarray(w.T)), denominator=denominator,
+                   additions_before=before, source=f)
 
 
 def _equivalent_forms(f: Factorization) -> list[Factorization]:

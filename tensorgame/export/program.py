@@ -98,6 +98,13 @@ def integer_terms(f: Factorization, gf2: bool) -> tuple[np.ndarray, np.ndarray, 
     moves into w_r), so no operand is ever scaled; the common denominator of W becomes D.
     In GF(2) arithmetic the coefficients are reduced mod 2 (odd denominators only) and D = 1.
     """
+    if all(a.dtype != object for a in f.factors):
+        return _integer_terms_int64(f, gf2)
+    return _integer_terms_exact(f, gf2)
+
+
+def _integer_terms_exact(f: Factorization, gf2: bool):
+    """``integer_terms`` over Fractions, for rational coefficients."""
     us, vs, ws = [], [], []
     for ur, vr, wr in zip(*(a.tolist() for a in f.factors)):
         ur, vr, wr = ([Fraction(x) for x in row] for row in (ur, vr, wr))
@@ -117,6 +124,24 @@ def integer_terms(f: Factorization, gf2: bool) -> tuple[np.ndarray, np.ndarray, 
                         dtype=np.int64).reshape(len(rows), width)
 
     return as_int(us, n * m), as_int(vs, m * p), as_int(ws, p * n, denominator), denominator
+
+
+def _integer_terms_int64(f: Factorization, gf2: bool):
+    """``integer_terms`` for integer coefficients, vectorised (the basis search calls it often)."""
+    u, v, w = f.factors
+    if gf2:
+        u, v, w = u % 2, v % 2, w % 2
+    else:
+        scales = []
+        for a in (u, v):
+            scale = np.gcd.reduce(np.abs(a), axis=1)  # [R]
+            first = a[np.arange(len(a)), np.argmax(a != 0, axis=1)] if a.size else scale
+            scale = np.where(scale == 0, 1, scale * np.sign(np.where(first == 0, 1, first)))
+            scales.append(scale)
+        u, v = u // scales[0][:, None], v // scales[1][:, None]
+        w = w * (scales[0] * scales[1])[:, None]
+    keep = (u != 0).any(axis=1) & (v != 0).any(axis=1) & (w != 0).any(axis=1)
+    return u[keep], v[keep], w[keep], 1
 
 
 def _primitive(row: list[Fraction]) -> tuple[list[Fraction], Fraction]:

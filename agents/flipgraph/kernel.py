@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-FLIPS_EXHAUSTED, IMPROVED, STUCK = 0, 1, 2
+FLIPS_EXHAUSTED, IMPROVED = 0, 1
 
 
 @numba.njit(cache=True)
@@ -303,13 +303,14 @@ def plus(pos, neg, rank, ternary, i, j, k):
 
 
 @numba.njit(cache=True)
-def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, info):
+def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
     """Random walk of at most ``max_flips`` flips from the scheme in ``pos``/``neg`` (in place).
 
-    Stops early when the rank falls to ``stop_rank`` (IMPROVED) or when ``plateau`` flips pass
-    without a reduction while the rank is already ``max_rank`` (STUCK); below ``max_rank`` a
-    plateau triggers a plus transition instead. Writes info = [status, flips, plus transitions]
-    and returns the rank.
+    Reductions are applied whenever a flip makes them possible. After a plateau of flips without
+    a reduction (its length drawn uniformly from [plateau_min, plateau_max] each time), or when
+    no flip exists, a plus transition raises the rank by one, unless the rank is already
+    ``max_rank``. Stops early when the rank falls to ``stop_rank`` (status IMPROVED). Writes
+    info = [status, flips, plus transitions] and returns the rank.
     """
     capacity = pos.shape[1]
     cnt = np.zeros((3, capacity), np.int64)
@@ -321,25 +322,27 @@ def walk(pos, neg, rank, ternary, max_flips, plateau, max_rank, stop_rank, info)
     flips = 0
     pluses = 0
     since_drop = 0
+    plateau = np.random.randint(plateau_min, plateau_max + 1)
     status = FLIPS_EXHAUSTED
     while flips < max_flips:
         if since_drop >= plateau or size == 0:
-            if rank >= max_rank:
-                status = STUCK
-                break
-            for _ in range(16):
-                i = np.random.randint(rank)
-                j = np.random.randint(rank)
-                if i != j:
-                    before = rank
-                    rank = plus(pos, neg, rank, ternary, i, j, np.random.randint(3))
-                    if rank != before:
-                        pluses += 1
-                        rank = reduce_all(pos, neg, rank, ternary)
-                        break
-            size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
             since_drop = 0
-            continue
+            plateau = np.random.randint(plateau_min, plateau_max + 1)
+            if rank < max_rank:
+                for _ in range(16):
+                    i = np.random.randint(rank)
+                    j = np.random.randint(rank)
+                    if i != j:
+                        before = rank
+                        rank = plus(pos, neg, rank, ternary, i, j, np.random.randint(3))
+                        if rank != before:
+                            pluses += 1
+                            rank = reduce_all(pos, neg, rank, ternary)
+                            break
+                size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
+            if size == 0:
+                flips += 1  # a dead end at the top rank: count it so the walk still ends
+                continue
         before = rank
         if not _flip(pos, neg, rank, ternary, cnt, flippable, where, size, partners, result):
             continue

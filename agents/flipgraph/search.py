@@ -1,9 +1,9 @@
 """Walkers over the flip graph of one target, and a time-boxed search with many of them.
 
 A walker keeps a pool of schemes at its best rank. It walks from one of them with random flips
-(reductions happen whenever they can); after ``plateau`` flips without a reduction it makes a plus
-transition, so it wanders up to ``slack`` ranks above the pool before it is reset to a pool
-scheme. A walk found at the pool rank at the end of a chunk joins the pool; a scheme below it
+(reductions happen whenever they can); after a plateau of flips without a reduction (or when no
+flip exists) it makes a plus transition, so it wanders up to ``slack`` ranks above the pool, and
+after ``walk_length`` flips without a new best it is reset to a pool scheme. A walk found at the pool rank at the end of a chunk joins the pool; a scheme below it
 becomes the new pool.
 """
 
@@ -29,9 +29,10 @@ class WalkConfig:
     """How walks run. Flip counts are per walker."""
 
     field: str = "Z2"  # "Z2" or "Z" (coefficients kept in {-1, 0, 1})
-    plateau: int = 20_000  # flips without a reduction before a plus transition
+    plateau: int = 3_000  # longest plateau (flips without a reduction) before a plus transition
+    plateau_min: int = 1_000  # plateau lengths are drawn uniformly from [plateau_min, plateau]
     slack: int = 3  # how many ranks above its pool a walk may climb before a reset
-    walk_length: int = 5_000_000  # flips from one pool scheme before a reset
+    walk_length: int = 20_000_000  # flips without a new best before a reset to a pool scheme
     pool_size: int = 200  # schemes kept at the pool rank
     chunk: int = 100_000  # flips per kernel call (the granularity of time checks)
 
@@ -83,8 +84,9 @@ class Walker:
 
     def step(self) -> Packed | None:
         c, s = self.config, self.current
-        rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk, c.plateau,
-                           self.best_rank + c.slack, self.best_rank - 1, self._info)
+        rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk,
+                           min(c.plateau_min, c.plateau), c.plateau, self.best_rank + c.slack,
+                           self.best_rank - 1, self._info)
         status, flips, pluses = (int(x) for x in self._info)
         self.current = s = dataclasses.replace(s, rank=rank)  # the kernel changed it in place
         self.flips += flips
@@ -93,13 +95,14 @@ class Walker:
         if status == kernel.IMPROVED:
             self.best_rank = rank
             self.pool = [s.copy()]
+            self._since_reset = 0
             return self.pool[0]
         if status == kernel.FLIPS_EXHAUSTED and rank == self.best_rank:
             if len(self.pool) < c.pool_size:
                 self.pool.append(s.copy())
             else:
                 self.pool[int(self.rng.integers(len(self.pool)))] = s.copy()
-        if status == kernel.STUCK or self._since_reset >= c.walk_length:
+        if self._since_reset >= c.walk_length:
             self._reset()
         return None
 
@@ -132,7 +135,8 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
 
     ``walkers`` > 1 runs one process per walker; they share every new best scheme. Each new best
     rank is verified exactly and passed to ``on_found`` at once (so an interrupted search keeps
-    it), and returned in order of discovery.
+    it), and returned in order of discovery. ``on_progress`` is called every ``progress_every``
+    seconds and once at the end (with no walker alive).
     """
     if seconds <= 0:
         raise TensorgameError("--seconds must be positive")
@@ -150,7 +154,8 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
         meta = {"found_by": "agents.flipgraph", "method": f"flip-graph random walk over {s.field}",
                 "seed": seed, "walker": walker, "walk_flips": flips,
                 "wall_seconds": round(time.monotonic() - t0, 3),
-                "plateau": config.plateau, "slack": config.slack}
+                "plateau": [min(config.plateau_min, config.plateau), config.plateau],
+                "slack": config.slack}
         item = Found(_checked(s, meta), walker, flips, time.monotonic() - t0)
         found.append(item)
         on_found(item)
@@ -169,6 +174,8 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
                 last = now
                 on_progress(Progress(best_rank, walker.flips, walker.flips / (now - t0), 1,
                                      now - t0))
+        now = time.monotonic()
+        on_progress(Progress(best_rank, walker.flips, walker.flips / (now - t0), 0, now - t0))
         return found
     _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, record, on_progress,
                       progress_every, lambda: best_rank)
@@ -236,6 +243,8 @@ def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, reco
                 last = now
                 on_progress(Progress(best_rank(), sum(flips), sum(flips) / (now - t0),
                                      sum(p.is_alive() for p in processes), now - t0))
+        now = time.monotonic()
+        on_progress(Progress(best_rank(), sum(flips), sum(flips) / (now - t0), 0, now - t0))
     finally:
         for process in processes:
             if process.is_alive():

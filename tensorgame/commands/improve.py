@@ -29,8 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--walkers", type=int, default=1,
                         help="parallel walkers, one process each (default 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plateau", type=int, default=20_000,
-                        help="flips without a reduction before a plus transition (default 20000)")
+    parser.add_argument("--plateau", type=int, default=3_000,
+                        help="longest plateau: flips without a reduction before a plus transition, "
+                             "drawn from [1000, PLATEAU] each time (default 3000)")
     parser.add_argument("--slack", type=int, default=3,
                         help="ranks a walk may climb above the best before a reset (default 3)")
     parser.add_argument("--stop-rank", type=int, default=0,

@@ -1,0 +1,194 @@
+"""Ranks reached by flip-graph walks for every format 2 <= n <= m <= p <= 5, against the best known.
+
+For each format, from the naive algorithm: a walk mod 2 (one walker, a per-format budget, stopping
+early at the best known rank mod 2), then Hensel lifting of the schemes found (lowest rank first),
+then a walk over Z (coefficients in {-1, 0, 1}) with a third of the budget. Results are saved per
+format as they come (results/ranks.json, results/ranks.md, verified schemes under
+results/flipgraph/), so an interrupted run still leaves a table; a re-run skips formats done.
+
+    .venv/bin/python experiments/ranks.py [--scale 1.0] [--formats 3x3x3,4x4x4] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.flipgraph import WalkConfig, search  # noqa: E402
+from agents.lifting import lift  # noqa: E402
+from tensorgame import io, library  # noqa: E402
+from tensorgame.factorization import verify  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+# Best known ranks (DESIGN.md section 5 and the issue): z2 = mod 2, z = over the integers,
+# q = over the rationals where lower than z. Sources name the first scheme of that rank.
+KNOWN = {
+    (2, 2, 2): (7, 7, None, "Strassen 1969 (optimal: Winograd 1971)"),
+    (2, 2, 3): (11, 11, None, "Hopcroft & Kerr 1971"),
+    (2, 2, 4): (14, 14, None, "Hopcroft & Kerr 1971"),
+    (2, 2, 5): (18, 18, None, "Hopcroft & Kerr 1971"),
+    (2, 3, 3): (15, 15, None, "Hopcroft & Kerr 1971"),
+    (2, 3, 4): (20, 20, None, "Hopcroft & Kerr 1971"),
+    (2, 3, 5): (25, 25, None, "Hopcroft & Kerr 1971"),
+    (2, 4, 4): (26, 26, None, "Hopcroft & Kerr 1971"),
+    (2, 4, 5): (33, 33, 32, "Hopcroft & Kerr 1971 (33); AlphaEvolve 2025 (32 over Q)"),
+    (2, 5, 5): (40, 40, None, "Hopcroft & Kerr 1971"),
+    (3, 3, 3): (23, 23, None, "Laderman 1976"),
+    (3, 3, 4): (29, 29, None, "Smirnov 2013"),
+    (3, 3, 5): (36, 36, None, "Smirnov 2013"),
+    (3, 4, 4): (38, 38, None, "Smirnov 2013"),
+    (3, 4, 5): (47, 47, None, "AlphaTensor 2022"),
+    (3, 5, 5): (58, 58, None, "Sedoglavic & Smirnov 2021"),
+    (4, 4, 4): (47, 49, 48, "AlphaTensor 2022 (47 mod 2); Strassen^2 (49 over Z); "
+                            "AlphaEvolve 2025 (48 over Q)"),
+    (4, 4, 5): (60, 61, None, "Kauers & Moosbauer 2022 (60 mod 2); AlphaEvolve 2025 (61)"),
+    (4, 5, 5): (73, 76, None, "Arai, Ichikawa & Hukushima 2024 (73 mod 2); AlphaTensor 2022 (76)"),
+    (5, 5, 5): (93, 93, None, "Moosbauer & Poole 2025"),
+}
+
+# Seconds for the mod-2 walk per format (the Z walk gets a third): the machine has 2 cores
+# shared by about five agents, so these are wall-clock budgets for one walker.
+BUDGET = {
+    (2, 2, 2): 20, (2, 2, 3): 20, (2, 2, 4): 30, (2, 2, 5): 40, (2, 3, 3): 30, (2, 3, 4): 60,
+    (2, 3, 5): 90, (2, 4, 4): 120, (2, 4, 5): 180, (2, 5, 5): 180, (3, 3, 3): 60,
+    (3, 3, 4): 150, (3, 3, 5): 180, (3, 4, 4): 240, (3, 4, 5): 300, (3, 5, 5): 300,
+    (4, 4, 4): 600, (4, 4, 5): 420, (4, 5, 5): 420, (5, 5, 5): 600,
+}
+
+
+def run_format(shape, budget: float, seed: int) -> dict:
+    n, m, p = shape
+    z2_known, z_known, _, _ = KNOWN[shape]
+    naive = library.naive(n, m, p)
+    stats = {}
+
+    def progress(p):
+        stats.update(flips=p.flips, flips_per_second=p.flips_per_second, seconds=p.seconds)
+
+    found = search(naive, WalkConfig(field="Z2"), budget, seed=seed, stop_rank=z2_known,
+                   on_progress=progress)
+    row = {"shape": list(shape), "naive": naive.rank, "budget_z2_s": budget,
+           "z2_flips": stats["flips"], "z2_flips_per_s": stats["flips_per_second"],
+           "z2_wall_s": stats["seconds"]}
+    best = found[-1] if found else None
+    row["z2_rank"] = best.scheme.rank if best else naive.rank
+    row["z2_time_s"] = best.seconds if best else 0.0
+    if best:
+        _save(best.scheme, "Z2")
+    # lift, lowest rank first, until one lifts
+    row["lift"] = []
+    lifted = None
+    for item in reversed(found):
+        t0 = time.monotonic()
+        result = lift(item.scheme, seed=seed)
+        row["lift"].append({"rank": item.scheme.rank, "lifted": result.scheme is not None,
+                            "how": result.how, "seconds": round(time.monotonic() - t0, 2)})
+        if result.scheme is not None:
+            lifted = result.scheme
+            break
+    z_budget = budget / 3
+    z_stop = min(z_known, lifted.rank - 1) if lifted is not None else z_known
+    stats.clear()
+    z_found = search(naive, WalkConfig(field="Z"), z_budget, seed=seed, stop_rank=z_stop,
+                     on_progress=progress) if (lifted is None or lifted.rank > z_known) else []
+    row.update(budget_z_s=z_budget if z_found or lifted is None or lifted.rank > z_known else 0,
+               z_walk_rank=z_found[-1].scheme.rank if z_found else None,
+               z_walk_time_s=z_found[-1].seconds if z_found else None,
+               z_flips_per_s=stats.get("flips_per_second"))
+    candidates = [(lifted.rank, "lifted", lifted)] if lifted is not None else []
+    if z_found:
+        candidates.append((z_found[-1].scheme.rank, "Z walk", z_found[-1].scheme))
+    if candidates:
+        rank, how, scheme = min(candidates, key=lambda c: c[0])
+        _save(scheme, "Z")
+        row.update(z_rank=rank, z_how=how)
+    else:
+        row.update(z_rank=naive.rank, z_how="naive")
+    return row
+
+
+def _save(scheme, field) -> None:
+    assert scheme.field == field and verify(scheme).valid
+    n, m, p = scheme.shape
+    folder = RESULTS / "flipgraph"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{n}x{m}x{p}_rank*_{field}.json"):
+        old.unlink()
+    io.save(scheme, folder / f"{n}x{m}x{p}_rank{scheme.rank}_{field}.json")
+
+
+def write_table(rows: dict, seed: int) -> None:
+    lines = [
+        "# Flip-graph walks: ranks reached from the naive algorithm",
+        "",
+        "Written by `experiments/ranks.py` (seed %d). One walker per format on a machine with 2 "
+        "cores shared by about five agents (load average often 4-7), so budgets are wall-clock "
+        "and flips/s are low and noisy. Mod 2: a walk from the naive algorithm, stopping at the "
+        "best known mod-2 rank. Z: the lowest-rank mod-2 scheme that Hensel-lifts, or a walk over "
+        "Z with coefficients in {-1, 0, 1} from the naive algorithm (a third of the budget), "
+        "whichever is lower. Every scheme is verified exactly and saved under "
+        "`results/flipgraph/`." % seed,
+        "",
+        "| format | naive | known Z2 | ours Z2 | time (s) | known Z | ours Z | Z from | "
+        "budget Z2 / Z (s) | flips/s (Z2) | source of the known ranks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(rows):
+        r = rows[key]
+        z2k, zk, qk, source = KNOWN[tuple(r["shape"])]
+        known_z = f"{zk}" + (f" ({qk} Q)" if qk else "")
+        mark = lambda ours, best: f"**{ours}**" if ours <= best else f"{ours}"  # noqa: E731
+        lines.append(
+            f"| {key} | {r['naive']} | {z2k} | {mark(r['z2_rank'], z2k)} | {r['z2_time_s']:.1f} | "
+            f"{known_z} | {mark(r['z_rank'], zk)} | {r['z_how']} | {r['budget_z2_s']:.0f} / "
+            f"{r['budget_z_s']:.0f} | {r['z2_flips_per_s']:,.0f} | {source} |")
+    lines += ["", "Bold: the best known rank reached. Lifting attempts (lowest rank first):", ""]
+    for key in sorted(rows):
+        for attempt in rows[key]["lift"]:
+            lines.append(f"- {key} rank {attempt['rank']}: "
+                         f"{'lifts' if attempt['lifted'] else 'does not lift'} — {attempt['how']}"
+                         f" ({attempt['seconds']} s)")
+    lines += ["", f"Machine: {platform.processor() or platform.machine()}, "
+                  f"{os.cpu_count()} cores (shared); Python {platform.python_version()}."]
+    (RESULTS / "ranks.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every budget")
+    parser.add_argument("--formats", default=None, help="e.g. 3x3x3,4x4x4 (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--redo", action="store_true", help="recompute formats already done")
+    args = parser.parse_args()
+    shapes = sorted(KNOWN) if args.formats is None else [
+        tuple(int(x) for x in f.split("x")) for f in args.formats.split(",")]
+    state_file = RESULTS / "ranks.json"
+    rows = json.loads(state_file.read_text()) if state_file.exists() else {}
+    RESULTS.mkdir(exist_ok=True)
+    for shape in shapes:
+        key = "x".join(map(str, shape))
+        if key in rows and not args.redo:
+            continue
+        t0 = time.monotonic()
+        print(f"{time.strftime('%H:%M:%S')} {key}: budget {BUDGET[shape] * args.scale:.0f}s",
+              flush=True)
+        rows[key] = run_format(shape, BUDGET[shape] * args.scale, args.seed)
+        r = rows[key]
+        print(f"{time.strftime('%H:%M:%S')} {key}: Z2 {r['z2_rank']} in {r['z2_time_s']:.1f}s, "
+              f"Z {r['z_rank']} ({r['z_how']}), {time.monotonic() - t0:.0f}s", flush=True)
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1))
+        os.replace(tmp, state_file)
+        write_table(rows, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Flip-graph walks keep the tensor exactly; reductions, plus transitions, lifting and the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.flipgraph import WalkConfig, Walker, kernel, pack, search, unpack
+from agents.lifting import lift
+from tensorgame.cli import main
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization, verify
+
+# Strassen in the project convention (u reads A, v reads B row-major; w writes C^T row-major),
+# written out by hand as an independent reference.
+STRASSEN = Factorization(
+    (2, 2, 2), "Z",
+    u=[[1, 0, 0, 1], [0, 0, 1, 1], [1, 0, 0, 0], [0, 0, 0, 1], [1, 1, 0, 0], [-1, 0, 1, 0],
+       [0, 1, 0, -1]],
+    v=[[1, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, -1], [-1, 0, 1, 0], [0, 0, 0, 1], [1, 1, 0, 0],
+       [0, 0, 1, 1]],
+    w=[[1, 0, 0, 1], [0, 1, 0, -1], [0, 0, 1, 1], [1, 1, 0, 0], [-1, 0, 1, 0], [0, 0, 0, 1],
+       [1, 0, 0, 0]])
+
+
+def naive(n: int, m: int, p: int) -> Factorization:
+    eye = np.eye(n * m, dtype=np.int64), np.eye(m * p, dtype=np.int64), np.eye(p * n, dtype=np.int64)
+    terms = [(i * m + j, j * p + k, k * n + i) for i in range(n) for j in range(m) for k in range(p)]
+    return Factorization((n, m, p), "Z", *(e[[t[x] for t in terms]] for x, e in enumerate(eye)))
+
+
+STARTS = {"strassen": STRASSEN, "naive333": naive(3, 3, 3)}
+
+
+def test_references_are_valid():
+    assert verify(STRASSEN).valid and verify(naive(3, 3, 3)).valid
+
+
+def _walked(start: Factorization, field: str, flips: int, plateau: int, seed: int) -> Factorization:
+    s = pack(start, field, start.rank + 6)
+    kernel.seed(seed)
+    info = np.zeros(3, dtype=np.int64)
+    rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, flips, 1, plateau, start.rank + 4, -1,
+                       info)
+    assert info[1] <= flips
+    return unpack(s.copy(rank=rank))
+
+
+@settings(max_examples=40)
+@given(start=st.sampled_from(sorted(STARTS)), field=st.sampled_from(["Z2", "Z"]),
+       flips=st.integers(0, 3000), plateau=st.integers(1, 200), seed=st.integers(0, 2**31 - 1))
+def test_random_walks_keep_the_tensor(start, field, flips, plateau, seed):
+    # small plateaus make many plus transitions; long walks make many flips and reductions
+    walked = _walked(STARTS[start], field, flips, plateau, seed)
+    assert walked.field == field
+    assert verify(walked).valid  # exact: mod 2 for Z2, over the integers for Z
+    if field == "Z":
+        assert set(walked.coefficients()) <= {-1, 0, 1}
+    assert walked.rank <= STARTS[start].rank + 4
+
+
+@settings(max_examples=30)
+@given(a=st.lists(st.integers(-3, 3), min_size=12, max_size=12),
+       b=st.lists(st.integers(-3, 3), min_size=12, max_size=12))
+def test_plus_transition_formula_expands_exactly(a, b):
+    a1, b1, c1, a2, b2, c2 = (np.array(x) for x in (a[:4], a[4:8], a[8:], b[:4], b[4:8], b[8:]))
+    before = np.einsum("i,j,k->ijk", a1, b1, c1) + np.einsum("i,j,k->ijk", a2, b2, c2)
+    after = (np.einsum("i,j,k->ijk", a1, b1 - b2, c1) + np.einsum("i,j,k->ijk", a1, b2, c1 + c2)
+             + np.einsum("i,j,k->ijk", a2 - a1, b2, c2))
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("field", ["Z2", "Z"])
+def test_plus_transition_raises_rank_by_one(field):
+    s = pack(STRASSEN, field, 12)
+    applied = 0
+    for i in range(7):
+        for j in range(7):
+            for k in range(3):
+                if i == j:
+                    continue
+                t = s.copy()
+                rank = kernel.plus(t.pos, t.neg, 7, t.ternary, i, j, k)
+                assert rank in (7, 8)
+                if rank == 8:
+                    applied += 1
+                    assert verify(unpack(t.copy(rank=8))).valid
+    assert applied > 0
+
+
+@pytest.mark.parametrize("field", ["Z2", "Z"])
+@settings(max_examples=20)
+@given(term=st.integers(0, 6), position=st.integers(0, 2), seed=st.integers(0, 10**6))
+def test_reduction_lowers_rank_by_exactly_one(field, term, position, seed):
+    # split one Strassen term in two along one factor: c = c1 + c2; a reduction must merge them
+    rng = np.random.default_rng(seed)
+    factors = [a.copy() for a in STRASSEN.factors]
+    c = factors[position][term]
+    part = np.where(rng.integers(0, 2, c.shape) == 1, c, 0)
+    if not part.any() or not (c - part).any():
+        part = np.zeros_like(c)
+        first = np.flatnonzero(c)[0]
+        part[first] = c[first]
+        if not (c - part).any():
+            return  # a single non-zero: no split into two non-zero parts in {-1, 0, 1}
+    factors = [np.vstack([f, f[term]]) for f in factors]
+    factors[position][term] = part
+    factors[position][-1] = c - part
+    split = Factorization((2, 2, 2), "Z", *factors)
+    assert verify(split).valid and split.rank == 8
+    s = pack(split, field, 10)
+    rank = kernel.reduce_all(s.pos, s.neg, s.rank, s.ternary)
+    assert rank == 7
+    assert verify(unpack(s.copy(rank=rank))).valid
+
+
+def test_short_walk_from_naive_2x2x2_finds_rank_7():
+    t0 = time.monotonic()
+    found = search(naive(2, 2, 2), WalkConfig(field="Z2"), seconds=20, seed=1, stop_rank=7)
+    assert found[-1].scheme.rank == 7 and verify(found[-1].scheme).valid
+    assert time.monotonic() - t0 < 20
+    assert [f.scheme.rank for f in found] == sorted({f.scheme.rank for f in found}, reverse=True)
+
+
+def test_walk_over_z_keeps_integer_validity_and_lowers_rank():
+    found = search(naive(3, 3, 3), WalkConfig(field="Z"), seconds=20, seed=2, stop_rank=25)
+    best = found[-1].scheme
+    assert best.field == "Z" and best.rank <= 25 and verify(best).valid
+
+
+def test_parallel_walkers_share_the_best():
+    found = search(naive(2, 2, 2), WalkConfig(field="Z2"), seconds=30, walkers=2, seed=3,
+                   stop_rank=7)
+    assert found[-1].scheme.rank == 7 and verify(found[-1].scheme).valid
+
+
+def test_walker_adopts_better_schemes_only():
+    walker = Walker(naive(2, 2, 2), WalkConfig(), seed=0)
+    walker.adopt(STRASSEN)
+    assert walker.best_rank == 7
+    walker.adopt(naive(2, 2, 2))
+    assert walker.best_rank == 7
+
+
+def test_lifting_returns_a_z_scheme_or_says_why():
+    found = search(naive(3, 3, 3), WalkConfig(field="Z2"), seconds=30, seed=4, stop_rank=23)
+    mod2 = found[-1].scheme
+    result = lift(mod2)
+    assert result.how
+    if result.scheme is not None:
+        assert result.scheme.field == "Z" and verify(result.scheme).valid
+        for lifted, original in zip(result.scheme.factors, mod2.factors):
+            np.testing.assert_array_equal(lifted % 2, original % 2)
+    strassen_mod2 = STRASSEN.replace(field="Z2", u=STRASSEN.u % 2, v=STRASSEN.v % 2,
+                                     w=STRASSEN.w % 2)
+    assert verify(lift(strassen_mod2).scheme).valid
+    refused = lift(strassen_mod2, sign_tries=0, hensel_limit=0)
+    assert refused.scheme is None and "size limit" in refused.how
+    broken = strassen_mod2.replace(u=np.vstack([strassen_mod2.u[:-1], [[1, 1, 1, 1]]]))
+    with pytest.raises(TensorgameError, match="not valid mod 2"):
+        lift(broken)
+
+
+def test_lifting_cancels_terms_that_vanish_mod_2():
+    # Strassen plus a term taken twice is valid mod 2 only; over Z the copies must cancel
+    mod2 = STRASSEN.replace(field="Z2", u=np.vstack([STRASSEN.u % 2, [[1, 1, 0, 0]] * 2]),
+                            v=np.vstack([STRASSEN.v % 2, [[0, 1, 1, 0]] * 2]),
+                            w=np.vstack([STRASSEN.w % 2, [[1, 0, 1, 0]] * 2]))
+    assert verify(mod2).valid and not verify(mod2, field="Z").valid
+    result = lift(mod2)
+    assert result.scheme is not None and verify(result.scheme).valid
+
+
+def test_improve_cli_writes_verified_schemes(tmp_path, capsys):
+    start = tmp_path / "naive.json"
+    from tensorgame import io
+
+    io.save(naive(2, 2, 2), start)
+    code = main(["improve", str(start), "--seconds", "20", "--stop-rank", "7", "--seed", "5",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0
+    files = sorted((tmp_path / "out").glob("*.json"))
+    assert any(f.name == "2x2x2_rank7_Z2.json" for f in files)
+    for f in files:
+        scheme = io.load(f)
+        assert verify(scheme).valid
+        meta = json.loads(f.read_text())["meta"]
+        assert {"method", "seed", "walk_flips", "wall_seconds"} <= set(meta) or "lifting" in meta
+    assert "2x2x2_rank7_Z.json" in {f.name for f in files}  # lifted to Z at the end
+
+
+def test_improve_cli_target_and_bad_input(tmp_path, capsys):
+    code = main(["improve", "--target", "2,2,2", "--seconds", "20", "--stop-rank", "7",
+                 "--field", "Z", "--out", str(tmp_path)])
+    assert code == 0 and (tmp_path / "2x2x2_rank7_Z.json").exists()
+    capsys.readouterr()
+    assert main(["improve", "--target", "2,x,2", "--out", str(tmp_path)]) == 2
+    assert main(["improve", "--out", str(tmp_path)]) == 2
+    assert main(["improve", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("tensorgame improve: error:") for line in err)
+
+
+def test_pack_refuses_what_walks_cannot_hold():
+    with pytest.raises(TensorgameError, match="-1, 0, 1"):
+        pack(STRASSEN.replace(u=STRASSEN.u * 2), "Z", 10)
+    with pytest.raises(TensorgameError, match="lift it first"):
+        pack(STRASSEN.replace(field="Z2", u=STRASSEN.u % 2, v=STRASSEN.v % 2, w=STRASSEN.w % 2),
+             "Z", 10)

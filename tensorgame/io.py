@@ -151,7 +151,7 @@ def from_json(obj: Any, source: str = "<json>") -> Factorization:
 
 def _parse_rows(rows: list, name: str, length: int, field: str, fail) -> np.ndarray:
     """[R, length] int64 (or Fraction objects for Q) from JSON rows, checked entry by entry."""
-    parsed = []
+    parsed, fractions = [], {}  # "p/q" text -> its Fraction
     for r, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != length:
             size = len(row) if isinstance(row, list) else type(row).__name__
@@ -169,13 +169,16 @@ def _parse_rows(rows: list, name: str, length: int, field: str, fail) -> np.ndar
         where = f"{name}[{r}][{position}]"
         if field != "Q":
             fail(f"non-integer coefficient {_short(value)} at {where} in a {field} file")
-        parsed.append([_parse_rational(x, f"{name}[{r}][{i}]", fail) for i, x in enumerate(row)])
+        parsed.append([x if type(x) is int and abs(x) < MAX_COEFFICIENT
+                       else fractions[x] if type(x) is str and x in fractions
+                       else fractions.setdefault(x, _parse_rational(x, f"{name}[{r}][{i}]", fail))
+                       for i, x in enumerate(row)])
     if not parsed:
         return np.zeros((0, length), dtype=np.int64)
     if all(type(x) is int for row in parsed for x in row):
         return np.array(parsed, dtype=np.int64)
     out = np.empty((len(parsed), length), dtype=object)
-    out[:] = [[Fraction(x) for x in row] for row in parsed]
+    out[:] = parsed  # equal fractions share one object, which Factorization converts once
     return out
 
 

@@ -1,0 +1,204 @@
+"""`tensorgame verify | show | import | list` as a user runs them: output lines and exit codes."""
+
+import io as io_bytes
+import json
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tensorgame import formulas, io, library
+from tensorgame.cli import main
+from tensorgame.demo import bilinear_product
+from tensorgame.demo import main as demo_main
+from tensorgame.factorization import same_terms, verify
+
+DATA = Path(str(library._store.data_dir()))
+STRASSEN_FILE = DATA / "strassen_2x2x2_rank7_Z.json"
+F2_FILE = next(DATA.glob("alphatensor_f2_4x4x4_rank47_Z2.json.gz"))
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+@pytest.fixture
+def files(tmp_path):
+    good = tmp_path / "good.json"
+    shutil.copy(STRASSEN_FILE, good)
+    f = io.load(good)
+    w = f.w.copy()
+    w[0, 0] += 1
+    bad = tmp_path / "bad.json"
+    io.save(f.replace(w=w), bad)
+    unreadable = tmp_path / "unreadable.json"
+    unreadable.write_text('{"format": "tensorgame/factorization-v1"}')
+    return good, bad, unreadable
+
+
+def test_verify_ok_invalid_and_unreadable(capsys, files):
+    good, bad, unreadable = files
+    assert run(capsys, "verify", good) == (0, f"OK  {good}  <2,2,2> Z rank 7\n", "")
+    code, out, err = run(capsys, "verify", good, bad)
+    assert code == 1 and out.splitlines()[1].startswith(f"INVALID  {bad}  <2,2,2> Z rank 7: ")
+    assert out.splitlines()[1].endswith("wrong entries, first at (0,0,0)")
+    code, out, err = run(capsys, "verify", good, bad, unreadable)
+    assert code == 2 and len(out.splitlines()) == 2
+    assert err == f"tensorgame verify: error: {unreadable}: missing key 'shape'\n"
+
+
+def test_verify_field_z2_and_json(capsys, files, tmp_path):
+    assert run(capsys, "verify", F2_FILE)[0] == 0
+    code, out, _ = run(capsys, "verify", F2_FILE, "--field", "Z")
+    assert code == 1 and out.startswith("INVALID") and "<4,4,4> Z rank 47" in out
+    assert run(capsys, "verify", STRASSEN_FILE, "--field", "Z2")[1].startswith("OK")
+    q = tmp_path / "q.json"
+    io.save(library.get(3, 4, 11, "Q"), q)
+    assert run(capsys, "verify", q)[0] == 0
+    code, out, _ = run(capsys, "verify", q, "--field", "Z")
+    assert code == 1 and "non-integer coefficients" in out
+    good, bad, unreadable = files
+    code, out, err = run(capsys, "verify", "--json", good, bad, unreadable)
+    results = json.loads(out)
+    assert code == 2 and [r["valid"] for r in results] == [True, False, None]
+    assert results[1]["first_wrong"][0] == [0, 0, 0] and results[1]["wrong_entries"] > 0
+    assert "missing key" in results[2]["error"] and err.count("\n") == 1
+
+
+def test_show_prints_summary_and_formulas(capsys):
+    code, out, _ = run(capsys, "show", STRASSEN_FILE)
+    lines = out.splitlines()
+    assert code == 0
+    for expected in ["shape         <2,2,2>", "field         Z", "rank          7  (naive 8)",
+                     "coefficients  {-1, 0, 1}", "non-zeros     36", "verified      valid over Z"]:
+        assert any(line.startswith(expected) for line in lines), expected
+    assert "m1 = (a11 + a22) * (b11 + b22)" in lines and "c11 = m1 + m4 - m5 + m7" in lines
+    assert "m2 = (a21 + a22) * b11" in lines and "c22 = m1 - m2 + m3 + m6" in lines
+    code, out, _ = run(capsys, "show", "--shape", "3x2x2", "--no-formulas")
+    assert code == 0 and "<3,2,2>" in out and "rank          11" in out and "m1 =" not in out
+    code, out, err = run(capsys, "show", "--shape", "2x2")
+    assert code == 2 and "shape must look like 2x3x4" in err
+
+
+def test_formulas_render_and_parse_round_trip_including_rationals_and_large_indices():
+    for f in [library.get(2, 2, 2), library.get(2, 4, 6, "Q"), library.get(4, 5, 10, "Q"),
+              library.naive(2, 11, 3)]:
+        lines = formulas.render(f)
+        assert len(lines) == f.rank + f.shape[0] * f.shape[2]
+        g = formulas.parse(f.shape, lines, field=f.field)
+        assert same_terms(f, g) and verify(g).valid
+    text = "\n".join(formulas.render(library.naive(2, 11, 3)))
+    assert "a1_10" in text and "b11_3" in text and "a1_11" in text
+    assert "1/2*" in "\n".join(formulas.render(library.get(3, 4, 11, "Q")))
+    assert formulas.entry_name("c", 0, 0) == "c11" and formulas.entry_name("a", 9, 0) == "a10_1"
+
+
+def test_import_writes_one_verified_file_per_factorization(capsys, tmp_path):
+    scheme = tmp_path / "2x2x2_m7_ZT.json"
+    f = library.get(2, 2, 2)
+    scheme.write_text(json.dumps({"n": [2, 2, 2], "m": 7, "z2": False, "u": f.u.tolist(),
+                                  "v": f.v.tolist(), "w": f.w.tolist()}))
+    npz = tmp_path / "pair.npz"
+    g = library.get(2, 2, 3)
+    factors = np.empty(3, dtype=object)
+    factors[:] = [g.u.T, g.v.T, g.w.T]
+    write_npz(npz, {"2,2,2": np.stack([f.u.T, f.v.T, f.w.T]), "2,2,3": factors})
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, "import", scheme, npz, "--out", out_dir)
+    assert code == 0 and err == ""
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert written == ["2x2x2_m7_ZT_2x2x2_rank7_Z.json", "pair_2x2x2_rank7_Z.json",
+                       "pair_2x2x3_rank11_Z.json"]
+    assert run(capsys, "verify", *sorted(out_dir.iterdir()))[0] == 0
+    code, out, err = run(capsys, "import", scheme, "--out", out_dir)
+    assert code == 2 and "exists (use --force" in err
+    assert run(capsys, "import", scheme, "--out", out_dir, "--force")[0] == 0
+
+
+def write_npz(path, arrays):
+    """An npz like DeepMind's: plain members via np.save, object members as header + pickle."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for key, array in arrays.items():
+            buffer = io_bytes.BytesIO()
+            if array.dtype == object:
+                np.lib.format.write_array_header_1_0(
+                    buffer, {"descr": "|O", "fortran_order": False, "shape": array.shape})
+                pickle.dump(array, buffer, protocol=3)
+            else:
+                np.save(buffer, array)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_import_refuses_a_malicious_npz(capsys, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = np.empty(3, dtype=object)
+    evil[:] = [Payload(marker), None, None]
+    npz = tmp_path / "evil.npz"
+    write_npz(npz, {"2,2,2": evil})
+    code, out, err = run(capsys, "import", npz, "--out", tmp_path / "out")
+    assert code == 2 and "refusing to unpickle" in err and err.count("\n") == 1
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_list_prints_the_catalogue(capsys):
+    code, out, _ = run(capsys, "list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:3] == ["shape", "field", "rank"]
+    assert lines[-1] == f"{len(library.catalog())} algorithms"
+    code, out, _ = run(capsys, "list", "--shape", "4x4x4", "--field", "Z2")
+    assert "<4,4,4>  Z2     47" in out and out.splitlines()[-1] == "1 algorithms"
+    code, out, _ = run(capsys, "list", "--shape", "4x3x2", "--json")
+    rows = json.loads(out)
+    assert rows and all(sorted(r["shape"]) == [2, 3, 4] for r in rows)
+    assert {"shape", "field", "rank", "coefficients", "source", "licence"} <= set(rows[0])
+
+
+@pytest.mark.parametrize("command", ["verify", "show", "import", "list"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "usage: tensorgame " + command in out
+    assert "example" in out
+
+
+def test_console_script_exit_codes_and_no_traceback(files):
+    good, bad, unreadable = files
+    script = Path(sys.executable).parent / "tensorgame"
+    result = subprocess.run([str(script), "verify", str(good), str(bad), str(unreadable),
+                             str(good.parent / "missing.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[0].startswith("OK")
+    assert result.stdout.splitlines()[1].startswith("INVALID")
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2 and all(e.startswith("tensorgame verify: error: ") for e in errors)
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_multiplies_with_strassen(capsys):
+    demo_main()
+    out = capsys.readouterr().out
+    assert "rank 7, valid over Z" in out and "m1 = (a11 + a22) * (b11 + b22)" in out
+    rng = np.random.default_rng(1)
+    for shape in [(2, 2, 2), (3, 4, 5), (4, 4, 4)]:
+        f = library.get(*shape)
+        a, b = rng.standard_normal(shape[:2]), rng.standard_normal(shape[1:])
+        np.testing.assert_allclose(bilinear_product(f, a, b), a @ b, atol=1e-10)

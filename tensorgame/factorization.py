@@ -28,12 +28,19 @@ def exact_array(values: Any) -> np.ndarray:
     array = np.asarray(values, dtype=object)
     if array.ndim == 1 and array.size == 0:
         array = array.reshape(0, 0)
+    distinct, inverse = _distinct_objects(array)
+    exact = [Fraction(x) for x in distinct]
+    if all(x.denominator == 1 for x in exact):
+        return np.array([int(x) for x in exact], dtype=np.int64)[inverse].reshape(array.shape)
+    return np.array(exact + [None], dtype=object)[:-1][inverse].reshape(array.shape)
+
+
+def _distinct_objects(array: np.ndarray) -> tuple[list, np.ndarray]:
+    """(distinct objects, index of each entry's object): arrays of shared Fractions convert fast."""
     flat = array.ravel().tolist()
-    exact = {key: Fraction(x) for key, x in {id(x): x for x in flat}.items()}  # once per object
-    flat = [exact[id(x)] for x in flat]
-    if all(x.denominator == 1 for x in exact.values()):
-        return np.array([int(x) for x in flat], dtype=np.int64).reshape(array.shape)
-    return np.array(flat + [None], dtype=object)[:-1].reshape(array.shape)
+    ids = np.fromiter(map(id, flat), dtype=np.int64, count=len(flat))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    return [flat[i] for i in first], inverse.reshape(-1)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -162,14 +169,13 @@ def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
     """(array * d, d) with d the lcm of the denominators, as integers (int64 when they fit)."""
     if array.dtype != object:
         return array.astype(np.int64), 1
-    flat = array.ravel().tolist()
-    exact = {key: Fraction(x) for key, x in {id(x): x for x in flat}.items()}  # once per object
-    d = math.lcm(*(x.denominator for x in exact.values()))
-    scale = {key: x.numerator * (d // x.denominator) for key, x in exact.items()}
-    scaled = [scale[id(x)] for x in flat]
+    distinct, inverse = _distinct_objects(array)
+    exact = [Fraction(x) for x in distinct]
+    d = math.lcm(*(x.denominator for x in exact))
+    scaled = [x.numerator * (d // x.denominator) for x in exact]
     if max(map(abs, scaled), default=0) < _INT64_SAFE:
-        return np.array(scaled, dtype=np.int64).reshape(array.shape), d
-    return np.array(scaled + [None], dtype=object)[:-1].reshape(array.shape), d
+        return np.array(scaled, dtype=np.int64)[inverse].reshape(array.shape), d
+    return np.array(scaled + [None], dtype=object)[:-1][inverse].reshape(array.shape), d
 
 
 def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,

@@ -3,14 +3,16 @@
 Write the scheme as x = (u, v, w) and S(x) = sum_r u_r (x) v_r (x) w_r. If S(x) = T mod 2^e, a
 correction x + 2^e d is valid mod 2^(e+1) exactly when the linearisation of S at x mod 2 solves
 
-    L(d) = (T - S(x)) / 2^e  (mod 2),   L(d) = sum_r du_r(x)v_r(x)w_r + u_r(x)dv_r(x)w_r + u_r(x)v_r(x)dw_r,
+    L(d) = (T - S(x)) / 2^e  (mod 2),
+    L(d) = sum_r du_r (x) v_r (x) w_r + u_r (x) dv_r (x) w_r + u_r (x) v_r (x) dw_r,
 
 a linear system over GF(2) (one equation per tensor entry, one unknown per coefficient).
 
 Two tries, in order:
-1. signs: corrections only where x is 1, so every coefficient becomes +1 or -1 (x + 2d = -1 mod 4);
-   the mod-4 system is solved with random values of the free unknowns, each candidate checked
-   exactly over Z.
+1. signs: corrections only where x is 1, so every coefficient becomes +1 or -1 (x + 2d = -1 mod 4).
+   The mod-4 solutions form an affine space; a local search over it (adding kernel vectors while
+   the integer residual |T - S(x)| does not grow, with random restarts) looks for one that is
+   exact over Z.
 2. Hensel: corrections everywhere, free unknowns 0, lifted mod 4, 8, ... with symmetric
    representatives, checked over Z after each step.
 If the full mod-4 system has no solution, no integer scheme reduces to this one mod 2: that is said.
@@ -19,6 +21,7 @@ If the full mod-4 system has no solution, no integer scheme reduces to this one 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numba
 import numpy as np
@@ -122,22 +125,62 @@ def _scheme(f: Factorization, x, how: str) -> Factorization:
     return Factorization(f.shape, "Z", *x, meta=meta)
 
 
-def _signs(f, x0, target, tries, rng) -> Factorization | None:
+def _signs(f, x0, target, seconds, rng) -> Factorization | None:
+    """Search the mod-4 sign solutions for one that is exact over Z (see ``lift``)."""
     columns = np.array([(k, r, i) for k, a in enumerate(x0) for r, i in zip(*np.nonzero(a))])
     rows = _system(x0, columns, _residual(x0, target) // 2)
     pivots, consistent = _eliminate(rows, len(columns))
     if not consistent:
         return None
-    for attempt in range(tries):
-        free = rng.integers(0, 2, len(columns)) if attempt else np.zeros(len(columns), np.int64)
-        d = _solution(rows, pivots, len(columns), free)
+    n_cols = len(columns)
+    base = _solution(rows, pivots, n_cols, np.zeros(n_cols, np.int64)).astype(bool)
+    free = np.flatnonzero(pivots < 0)
+    # kernel vector of each free unknown: itself plus the pivots whose rows contain it
+    kernel_vectors = np.zeros((len(free), n_cols), dtype=bool)
+    for a, fcol in enumerate(free):
+        kernel_vectors[a, fcol] = True
+        unit = np.zeros(n_cols, np.int64)
+        unit[fcol] = 1
+        kernel_vectors[a] ^= _solution(rows, pivots, n_cols, unit).astype(bool) ^ base
+    terms = columns[:, 1]
+
+    def scheme_of(d):
         x = tuple(a.copy() for a in x0)
-        for (k, r, i), flip in zip(columns, d):
-            if flip:
-                x[k][r, i] = -1
-        candidate = _scheme(f, x, "signs")
-        if verify(candidate).valid:
-            return candidate
+        for k in range(3):
+            mask = (columns[:, 0] == k) & d
+            x[k][columns[mask, 1], columns[mask, 2]] = -1
+        return x
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        d = base.copy()
+        if len(free):
+            d ^= np.logical_xor.reduce(kernel_vectors[rng.random(len(free)) < 0.5], axis=0)
+        x = scheme_of(d)
+        contributions = np.einsum("ri,rj,rk->rijk", *x)  # [R, I, J, K]
+        residual = target - contributions.sum(axis=0)
+        cost = np.abs(residual).sum()
+        stale = 0
+        while cost and stale < 4 * max(len(free), 1) and time.monotonic() < deadline:
+            a = rng.integers(len(free)) if len(free) else None
+            if a is None:
+                break
+            trial = d ^ kernel_vectors[a]
+            changed = np.unique(terms[kernel_vectors[a]])
+            xt = scheme_of(trial)
+            new = np.einsum("ri,rj,rk->rijk", *(y[changed] for y in xt))
+            trial_residual = residual - (new - contributions[changed]).sum(axis=0)
+            trial_cost = np.abs(trial_residual).sum()
+            if trial_cost <= cost:
+                stale = 0 if trial_cost < cost else stale + 1
+                d, residual, cost = trial, trial_residual, trial_cost
+                contributions[changed] = new
+            else:
+                stale += 1
+        if cost == 0:
+            candidate = _scheme(f, scheme_of(d), "signs")
+            if verify(candidate).valid:
+                return candidate
     return None
 
 
@@ -168,11 +211,12 @@ def _hensel(f, x0, target, max_power) -> tuple[Factorization | None, str]:
                   f"coefficients (largest {max(int(np.abs(a).max()) for a in x)})")
 
 
-def lift(f: Factorization, sign_tries: int = 200, max_power: int = 6, seed: int = 0,
+def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed: int = 0,
          hensel_limit: int = 4 * 10**8) -> LiftResult:
     """Lift a scheme valid mod 2 to a scheme valid over Z, or say why that did not work.
 
-    ``hensel_limit`` bounds the size (equations x unknowns) of the full system tried in step 2.
+    ``sign_seconds`` bounds the sign search, ``hensel_limit`` the size (equations x unknowns) of
+    the full system tried in step 2.
     """
     if f.field == "Z" and verify(f).valid:
         return LiftResult(f, "already valid over Z")
@@ -181,15 +225,15 @@ def lift(f: Factorization, sign_tries: int = 200, max_power: int = 6, seed: int 
     x0 = tuple((a % 2).astype(np.int64) for a in f.factors)
     target = f.target()
     rng = np.random.default_rng(seed)
-    lifted = _signs(f, x0, target, sign_tries, rng)
+    lifted = _signs(f, x0, target, sign_seconds, rng)
     if lifted is not None:
         return LiftResult(lifted, "lifted with signs (coefficients in {-1, 0, 1})")
     size = target.size * sum(a.size for a in x0)
     if size > hensel_limit:
-        return LiftResult(None, f"no sign lift among {sign_tries} tries; the full Hensel system "
+        return LiftResult(None, f"no sign lift in {sign_seconds:g}s; the full Hensel system "
                                 f"({size:.2g} entries) is above the size limit")
     lifted, why = _hensel(f, x0, target, max_power)
     if lifted is not None:
-        return LiftResult(lifted, f"no sign lift among {sign_tries} tries; "
-                                  f"{lifted.meta['lifting']} with coefficients {lifted.coefficients()}")
-    return LiftResult(None, f"no sign lift among {sign_tries} tries; {why}")
+        return LiftResult(lifted, f"no sign lift in {sign_seconds:g}s; {lifted.meta['lifting']} "
+                                  f"with coefficients {lifted.coefficients()}")
+    return LiftResult(None, f"no sign lift in {sign_seconds:g}s; {why}")

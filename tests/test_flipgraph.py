@@ -29,8 +29,9 @@ STRASSEN = Factorization(
 
 
 def naive(n: int, m: int, p: int) -> Factorization:
-    eye = np.eye(n * m, dtype=np.int64), np.eye(m * p, dtype=np.int64), np.eye(p * n, dtype=np.int64)
-    terms = [(i * m + j, j * p + k, k * n + i) for i in range(n) for j in range(m) for k in range(p)]
+    eye = [np.eye(size, dtype=np.int64) for size in (n * m, m * p, p * n)]
+    terms = [(i * m + j, j * p + k, k * n + i)
+             for i in range(n) for j in range(m) for k in range(p)]
     return Factorization((n, m, p), "Z", *(e[[t[x] for t in terms]] for x, e in enumerate(eye)))
 
 
@@ -159,7 +160,7 @@ def test_lifting_returns_a_z_scheme_or_says_why():
     strassen_mod2 = STRASSEN.replace(field="Z2", u=STRASSEN.u % 2, v=STRASSEN.v % 2,
                                      w=STRASSEN.w % 2)
     assert verify(lift(strassen_mod2).scheme).valid
-    refused = lift(strassen_mod2, sign_tries=0, hensel_limit=0)
+    refused = lift(strassen_mod2, sign_seconds=0, hensel_limit=0)
     assert refused.scheme is None and "size limit" in refused.how
     broken = strassen_mod2.replace(u=np.vstack([strassen_mod2.u[:-1], [[1, 1, 1, 1]]]))
     with pytest.raises(TensorgameError, match="not valid mod 2"):

@@ -279,8 +279,8 @@ def plus(pos, neg, rank, ternary, i, j, k):
     """Plus transition on terms i, j with positions rotated by k; returns the new rank.
 
     (a1,b1,c1) + (a2,b2,c2) -> (a1, b1-b2, c1) + (a1, b2, c1+c2) + (a2-a1, b2, c2), written into
-    slot i, a new slot ``rank`` and slot j. Returns ``rank`` unchanged when a coefficient would leave
-    {-1, 0, 1} or a factor would vanish. The capacity must exceed ``rank``.
+    slot i, a new slot ``rank`` and slot j. Returns ``rank`` unchanged when a coefficient would
+    leave {-1, 0, 1} or a factor would vanish. The capacity must exceed ``rank``.
     """
     a, b, c = k, (k + 1) % 3, (k + 2) % 3
     pb, nb, ok1 = _sub(pos[b, i], neg[b, i], pos[b, j], neg[b, j], ternary)  # b1 - b2

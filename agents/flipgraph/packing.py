@@ -48,11 +48,11 @@ def pack(f: Factorization, field: str, capacity: int) -> Packed:
         raise TensorgameError(f"walks run over Z2 or Z, not {field!r}")
     n, m, p = f.shape
     if max(n * m, m * p, p * n) > 64:
-        raise TensorgameError(f"<{n},{m},{p}> has a factor longer than 64 entries; walks need <= 64")
+        raise TensorgameError(f"<{n},{m},{p}> has factors over 64 entries long (walks need <= 64)")
     if f.field == "Q":
         raise TensorgameError("cannot walk from a scheme with rational coefficients")
     if field == "Z" and f.field == "Z2":
-        raise TensorgameError("a scheme valid only mod 2 cannot start a walk over Z (lift it first)")
+        raise TensorgameError("a scheme valid only mod 2 cannot start a walk over Z: lift it first")
     if capacity < f.rank:
         raise TensorgameError(f"capacity {capacity} is below the rank {f.rank}")
     pos = np.zeros((3, capacity), dtype=np.uint64)

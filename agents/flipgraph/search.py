@@ -3,8 +3,8 @@
 A walker keeps a pool of schemes at its best rank. It walks from one of them with random flips
 (reductions happen whenever they can); after a plateau of flips without a reduction (or when no
 flip exists) it makes a plus transition, so it wanders up to ``slack`` ranks above the pool, and
-after ``walk_length`` flips without a new best it is reset to a pool scheme. A walk found at the pool rank at the end of a chunk joins the pool; a scheme below it
-becomes the new pool.
+after ``walk_length`` flips without a new best it is reset to a pool scheme. A walk found at the
+pool rank at the end of a chunk joins the pool; a scheme below it becomes the new pool.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tensorgame import formulas, io, library
 from tensorgame.cli import main
 from tensorgame.demo import bilinear_product
 from tensorgame.demo import main as demo_main
-from tensorgame.factorization import same_terms, verify
+from tensorgame.factorization import Factorization, change_basis, same_terms, verify
 
 DATA = Path(str(library._store.data_dir()))
 STRASSEN_FILE = DATA / "strassen_2x2x2_rank7_Z.json"
@@ -53,6 +53,24 @@ def test_verify_ok_invalid_and_unreadable(capsys, files):
     code, out, err = run(capsys, "verify", good, bad, unreadable)
     assert code == 2 and len(out.splitlines()) == 2
     assert err == f"tensorgame verify: error: {unreadable}: missing key 'shape'\n"
+
+
+def test_verify_judges_unseen_changes_of_basis_and_kronecker_products(capsys, tmp_path):
+    f = library.get(2, 2, 2)
+    x, y, z = np.array([[1, 2], [0, 1]]), np.array([[0, 1], [1, 1]]), np.array([[1, 0], [-3, 1]])
+    io.save(change_basis(f, x, y, z), tmp_path / "basis.json")
+    factors = [[np.kron(a.reshape(2, 2), b.reshape(2, 2)).reshape(-1) for a in fa for b in fa]
+               for fa in f.factors]
+    kron = Factorization(shape=(4, 4, 4), field="Z", u=factors[0], v=factors[1], w=factors[2])
+    io.save(kron, tmp_path / "kron.json")
+    broken = kron.w.copy()
+    broken[5, 3] -= 1
+    io.save(kron.replace(w=broken), tmp_path / "kron_bad.json")
+    code, out, _ = run(capsys, "verify", tmp_path / "basis.json", tmp_path / "kron.json",
+                       tmp_path / "kron_bad.json")
+    lines = out.splitlines()
+    assert code == 1 and lines[0].startswith("OK") and lines[1].endswith("<4,4,4> Z rank 49")
+    assert lines[2].startswith("INVALID")
 
 
 def test_verify_field_z2_and_json(capsys, files, tmp_path):

@@ -5,6 +5,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
@@ -97,6 +98,9 @@ def test_field_rules():
         library.get(2, 2, 2, field="F4")
     with pytest.raises(TensorgameError):
         library.get(0, 2, 2)
+    with pytest.raises(TensorgameError):
+        library.get(2.5, 2, 2)
+    assert library.get(*np.array([3, 2, 2])).shape == (3, 2, 2)
 
 
 def test_get_prefers_lowest_rank_over_all_serving_entries():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import operator
 from importlib import resources
 
 from tensorgame import io
@@ -81,9 +82,13 @@ def get(n: int, m: int, p: int, field: str = "Z") -> Factorization:
     algorithm is returned as "Z" even for field="Z2" or "Q", since it is valid there too.
     ``meta["library_file"]`` names the bundled file it came from.
     """
-    shape = (n, m, p)
-    if not all(isinstance(d, int) and d >= 1 for d in shape):
-        raise TensorgameError(f"shape must be three positive integers, got {shape}")
+    try:
+        shape = tuple(operator.index(d) for d in (n, m, p))  # numpy integers welcome
+    except TypeError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise TensorgameError(f"shape must be three positive integers, got {(n, m, p)}")
+    n, m, p = shape
     rows = candidates(n, m, p, field)
     if not rows or rows[0].rank >= n * m * p:
         return naive(n, m, p)

@@ -251,3 +251,25 @@ def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, reco
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+
+
+def harvest(start: Factorization, config: WalkConfig, seconds: float, seed: int = 0,
+            limit: int = 100) -> list[Factorization]:
+    """Up to ``limit`` distinct schemes of the rank of ``start`` (or lower), met by one walker.
+
+    Used to find, among many schemes of one rank, those with a property the walk does not see
+    (e.g. that they lift from Z2 to Z). The first is ``start`` itself (reduced).
+    """
+    config = dataclasses.replace(config, chunk=min(config.chunk, 20_000))
+    walker = Walker(start, config, seed)
+    seen: dict[bytes, Factorization] = {}
+    t0 = time.monotonic()
+    while len(seen) < limit:
+        for s in walker.pool:
+            key = s.pos[:, :s.rank].tobytes() + s.neg[:, :s.rank].tobytes()
+            if key not in seen and s.rank <= start.rank:
+                seen[key] = _checked(s, {"found_by": "agents.flipgraph.harvest", "seed": seed})
+        if time.monotonic() - t0 >= seconds:
+            break
+        walker.step()
+    return list(seen.values())[:limit]

@@ -109,16 +109,36 @@ def run(args: argparse.Namespace) -> int:
     _line(f"best rank {best.rank} (from {start.rank}) in {found[-1].seconds:.1f}s; "
           f"{len(saved)} file(s) in {out}", tty, final=True)
     if args.field == "Z2" and not args.no_lift:
-        from agents.lifting import lift
-
-        result = lift(best, seed=args.seed)
-        if result.scheme is None:
-            print(f"rank {best.rank} does not lift to Z: {result.how}", file=sys.stderr)
-        else:
-            path = out / _name(result.scheme)
-            io.save(result.scheme, path)
-            print(f"rank {best.rank} lifts to Z ({result.how}) -> {path}", file=sys.stderr)
+        _lift(best, config, args, out)
     return 0
+
+
+def _lift(best, config, args, out: Path) -> None:
+    """Lift the best Z2 scheme to Z; if it does not lift, try other schemes of its rank."""
+    from agents.flipgraph import harvest
+    from agents.lifting import lift
+    from tensorgame import io
+
+    result = lift(best, seed=args.seed)
+    if result.scheme is None:
+        print(f"rank {best.rank} does not lift to Z: {result.how}", file=sys.stderr)
+        seconds = min(30.0, args.seconds / 4)
+        others = harvest(best, config, seconds, seed=args.seed)[1:]
+        print(f"trying {len(others)} other rank-{best.rank} schemes met in {seconds:g}s",
+              file=sys.stderr)
+        # signs first (coefficients in {-1, 0, 1}), then Hensel lifts with larger coefficients
+        attempts = [(other, limit) for limit in (0, 10**8) for other in others]
+        for other, limit in attempts:
+            result = lift(other, sign_seconds=0.5 if limit == 0 else 0, seed=args.seed,
+                          hensel_limit=limit)
+            if result.scheme is not None:
+                break
+        else:
+            print("none of them lifts to Z", file=sys.stderr)
+            return
+    path = out / _name(result.scheme)
+    io.save(result.scheme, path)
+    print(f"rank {best.rank} lifts to Z ({result.how}) -> {path}", file=sys.stderr)
 
 
 def _line(text: str, tty: bool, final: bool = False) -> None:

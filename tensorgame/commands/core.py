@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tensorgame.errors import TensorgameError
 
+MAX_VOLUME = 4096  # as tensorgame.io.MAX_VOLUME, without importing numpy at start-up
+
 
 def register(subparsers) -> None:
     verify = subparsers.add_parser(
@@ -115,6 +117,11 @@ def _verdict_line(result: dict) -> str:
 
 # ----------------------------------------------------------------------------- show
 
+FIELD_NOTES = {"Z": "integer coefficients, valid over every ring",
+               "Q": "rational coefficients, needs division",
+               "Z2": "valid modulo 2 only"}
+
+
 def run_show(args) -> int:
     from tensorgame import formulas, io, library
     from tensorgame.factorization import verify
@@ -131,7 +138,7 @@ def run_show(args) -> int:
     lines = [
         title,
         f"shape         <{n},{m},{p}>  (A {n}x{m} times B {m}x{p})",
-        f"field         {f.field}",
+        f"field         {f.field}  ({FIELD_NOTES[f.field]})",
         f"rank          {f.rank}  (naive {n * m * p})",
         f"coefficients  {coefficient_set(f.coefficients())}",
         f"non-zeros     {f.nonzeros()}",
@@ -159,7 +166,10 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     if not match or min(int(x) for x in match.groups()) < 1:
         raise TensorgameError(f"shape must look like 2x3x4 (three positive integers), "
                               f"got {text!r}")
-    return tuple(int(x) for x in match.groups())
+    shape = tuple(int(x) for x in match.groups())
+    if shape[0] * shape[1] * shape[2] > MAX_VOLUME:
+        raise TensorgameError(f"shape {text} is too large (n*m*p > {MAX_VOLUME})")
+    return shape
 
 
 # ----------------------------------------------------------------------------- import

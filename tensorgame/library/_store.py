@@ -89,6 +89,8 @@ def get(n: int, m: int, p: int, field: str = "Z") -> Factorization:
     if len(shape) != 3 or min(shape) < 1:
         raise TensorgameError(f"shape must be three positive integers, got {(n, m, p)}")
     n, m, p = shape
+    if n * m * p > io.MAX_VOLUME:
+        raise TensorgameError(f"<{n},{m},{p}> is too large (n*m*p > {io.MAX_VOLUME})")
     rows = candidates(n, m, p, field)
     if not rows or rows[0].rank >= n * m * p:
         return naive(n, m, p)

@@ -114,14 +114,14 @@ def from_json(obj: Any, source: str = "<json>") -> Factorization:
 
     if not isinstance(obj, dict):
         fail(f"expected a JSON object at the top level, got {type(obj).__name__}")
+    if "format" in obj and obj["format"] != FORMAT:
+        fail(f"unknown format tag {_short(obj['format'])} (expected {FORMAT!r})")
     for key in _REQUIRED:
         if key not in obj:
             fail(f"missing key {key!r}")
     unknown = sorted(set(obj) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         fail(f"unknown key {unknown[0]!r}")
-    if obj["format"] != FORMAT:
-        fail(f"unknown format tag {obj['format']!r} (expected {FORMAT!r})")
     field = obj["field"]
     if field not in FIELDS:
         fail(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")

@@ -3,12 +3,14 @@
 Each command module defines ``register(subparsers)``, which adds its parser(s) and sets
 ``func(args) -> int``. Modules import heavy dependencies (JAX) inside ``func`` so that light
 commands start fast. Any TensorgameError (bad file, flag or value) becomes one line on stderr and
-exit status 2; Ctrl-C exits 130 after the command has kept what it saved.
+exit status 2; Ctrl-C exits 130 after the command has kept what it saved; a closed output pipe
+(`| head`) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import pkgutil
 import sys
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tensorgame {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from tensorgame.errors import TensorgameError
-from tensorgame.factorization import FIELDS, Factorization, verify
+from tensorgame.factorization import FIELDS, Factorization, exact_array, verify_terms
+from tensorgame.tensors import matmul_tensor
 
 FORMAT = "tensorgame/factorization-v1"
 MAX_FILE_BYTES = 64 * 2**20  # also the limit on decompressed .gz content and npz members
@@ -296,13 +297,18 @@ def import_file(path: str | os.PathLike) -> list[Factorization]:
 def exact_field(shape: tuple[int, int, int], u, v, w, source: str,
                 meta: dict | None = None) -> Factorization:
     """The Factorization of these exact coefficients over the strongest field it is valid in."""
-    f = Factorization(shape=shape, field="Q", u=u, v=v, w=w, meta=meta or {})
-    integral = all(a.dtype != object for a in f.factors)
-    report = verify(f, field="Q")
+    u, v, w = (exact_array(a) for a in (u, v, w))
+    n, m, p = shape
+    if (u.shape[1], v.shape[1], w.shape[1]) != (n * m, m * p, p * n):
+        raise TensorgameError(f"{source}: factor lengths do not fit <{n},{m},{p}>")
+    target = matmul_tensor(*shape)
+    integral = all(a.dtype != object for a in (u, v, w))
+    report = verify_terms(u, v, w, target, "Q")
     if report.valid:
-        return f.replace(field="Z" if integral else "Q")
-    if integral and verify(f, field="Z2").valid:
-        return f.replace(field="Z2", u=f.u % 2, v=f.v % 2, w=f.w % 2)
+        field = "Z" if integral else "Q"
+        return Factorization(shape=shape, field=field, u=u, v=v, w=w, meta=meta or {})
+    if integral and verify_terms(u, v, w, target, "Z2").valid:
+        return Factorization(shape=shape, field="Z2", u=u % 2, v=v % 2, w=w % 2, meta=meta or {})
     reason = report.summary()
     shape_text = ",".join(map(str, shape))
     raise TensorgameError(f"{source}: not a factorization of <{shape_text}> over Z, Q or "

@@ -125,13 +125,13 @@ def _scheme(f: Factorization, x, how: str) -> Factorization:
     return Factorization(f.shape, "Z", *x, meta=meta)
 
 
-def _signs(f, x0, target, seconds, rng) -> Factorization | None:
+def _signs(f, x0, target, seconds, rng) -> tuple[Factorization | None, str]:
     """Search the mod-4 sign solutions for one that is exact over Z (see ``lift``)."""
     columns = np.array([(k, r, i) for k, a in enumerate(x0) for r, i in zip(*np.nonzero(a))])
     rows = _system(x0, columns, _residual(x0, target) // 2)
     pivots, consistent = _eliminate(rows, len(columns))
     if not consistent:
-        return None
+        return None, "no sign lift (the mod-4 system restricted to signs has no solution)"
     n_cols = len(columns)
     base = _solution(rows, pivots, n_cols, np.zeros(n_cols, np.int64)).astype(bool)
     free = np.flatnonzero(pivots < 0)
@@ -180,8 +180,8 @@ def _signs(f, x0, target, seconds, rng) -> Factorization | None:
         if cost == 0:
             candidate = _scheme(f, scheme_of(d), "signs")
             if verify(candidate).valid:
-                return candidate
-    return None
+                return candidate, ""
+    return None, f"no sign lift found in {seconds:g}s"
 
 
 def _hensel(f, x0, target, max_power) -> tuple[Factorization | None, str]:
@@ -225,15 +225,15 @@ def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed:
     x0 = tuple((a % 2).astype(np.int64) for a in f.factors)
     target = f.target()
     rng = np.random.default_rng(seed)
-    lifted = _signs(f, x0, target, sign_seconds, rng)
+    lifted, no_signs = _signs(f, x0, target, sign_seconds, rng)
     if lifted is not None:
         return LiftResult(lifted, "lifted with signs (coefficients in {-1, 0, 1})")
     size = target.size * sum(a.size for a in x0)
     if size > hensel_limit:
-        return LiftResult(None, f"no sign lift in {sign_seconds:g}s; the full Hensel system "
+        return LiftResult(None, f"{no_signs}; the full Hensel system "
                                 f"({size:.2g} entries) is above the size limit")
     lifted, why = _hensel(f, x0, target, max_power)
     if lifted is not None:
-        return LiftResult(lifted, f"no sign lift in {sign_seconds:g}s; {lifted.meta['lifting']} "
+        return LiftResult(lifted, f"{no_signs}; {lifted.meta['lifting']} "
                                   f"with coefficients {lifted.coefficients()}")
-    return LiftResult(None, f"no sign lift in {sign_seconds:g}s; {why}")
+    return LiftResult(None, f"{no_signs}; {why}")

@@ -61,13 +61,16 @@ def _name(f) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.flipgraph import WalkConfig, search
+    from agents.flipgraph import WalkConfig, pack, search
     from tensorgame import io
 
     start = _start(args)
-    for flag in ("plateau", "slack"):
+    for flag in ("plateau", "slack", "walkers"):
         if getattr(args, flag) < 1:
             raise TensorgameError(f"--{flag} must be at least 1")
+    if not args.seconds > 0:
+        raise TensorgameError("--seconds must be positive")
+    pack(start, args.field, start.rank)  # refuses what a walk cannot hold, before any output
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

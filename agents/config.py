@@ -44,6 +44,7 @@ class AgentConfig:
     considered_actions: int = 16  # Gumbel root: actions kept by sequential halving
     gumbel_scale: float = 1.0
     sample_temperature: float = 1.0
+    bound_value: int = 1  # 1: a leaf's value is at least -rank_bound(residual) (see search.py)
 
     # Self-play and learning.
     games: int = 64  # games per self-play batch (over all devices)
@@ -85,7 +86,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
-    "sample_temperature": (0.05, 10.0), "games": (1, 1 << 20), "learning_rate": (0.0, 1.0),
+    "sample_temperature": (0.05, 10.0), "bound_value": (0, 1), "games": (1, 1 << 20), "learning_rate": (0.0, 1.0),
     "weight_decay": (0.0, 1.0), "batch_size": (1, 1 << 20), "updates_per_batch": (0, 10_000),
     "demo_fraction": (0.0, 1.0), "solution_fraction": (0.0, 1.0), "demo_max_rank": (0, 512),
     "demo_zero_prob": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),

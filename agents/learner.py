@@ -1,8 +1,9 @@
 """Losses and optax updates.
 
-Policy loss: cross-entropy of the decoder against target moves (teacher forcing), weighted per
-state: the search's visit distribution over its K candidates for self-play states, the next move
-(weight 1) for demonstrations and order-shuffled solutions. Value loss: quantile regression of the
+Policy loss: cross-entropy of the decoder against target moves (teacher forcing): for self-play
+states a move drawn from the search's visit distribution over its K candidates (an unbiased
+sample of the cross-entropy to that distribution, K times cheaper than scoring all K), for
+demonstrations and order-shuffled solutions the next move. Value loss: quantile regression of the
 return. One update draws its self-play part from the replay buffer and generates its
 demonstration and solution parts inside the jitted step.
 """
@@ -30,7 +31,7 @@ class Targets:
 
     obs: Observation  # [N, ...]
     moves: chex.Array  # [N, C, 3, S] int32 canonical target moves
-    weights: chex.Array  # [N, C] float32, summing to 1 (or 0 for padding)
+    weights: chex.Array  # [N, C] float32, summing to 1
     returns: chex.Array  # [N] float32
     mask: chex.Array  # [N] float32: 1 for real examples
 
@@ -101,29 +102,27 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
 
 
 def make_update(net: PolicyValueNet, optimizer: optax.GradientTransformation,
-                spec: LearnerSpec):
-    """update(params, opt_state, key, selfplay Targets | None, Solutions, dims) ->
-    (params, opt_state, metrics). The key is consumed."""
+                spec: LearnerSpec, axis_name: str | None = None):
+    """update(params, opt_state, key, selfplay Targets, Solutions, dims) -> (params, opt_state,
+    metrics). The key is consumed. Under ``axis_name`` (shard_map/pmap) gradients and metrics
+    are averaged over that axis."""
     max_moves = spec.game.max_moves
 
-    def loss_fn(params, selfplay, supervised):
-        policy = value = jnp.zeros(())
-        parts = 0
-        for targets in (selfplay, supervised):
-            if targets is None:
-                continue
-            p, v = losses(net, params, targets, max_moves)
-            n = jnp.sum(targets.mask)
-            policy, value, parts = policy + p * n, value + v * n, parts + n
-        policy, value = policy / jnp.maximum(parts, 1.0), value / jnp.maximum(parts, 1.0)
+    def loss_fn(params, targets):
+        policy, value = losses(net, params, targets, max_moves)
         return policy + spec.value_weight * value, (policy, value)
 
     def update(params, opt_state, key, selfplay, solutions, dims):
         supervised = supervised_targets(key, dims, solutions, spec)
+        targets = selfplay if supervised is None else jax.tree.map(
+            lambda *x: jnp.concatenate(x), selfplay, supervised)
         (loss, (policy, value)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, selfplay, supervised)
+            params, targets)
+        metrics = {"loss": loss, "policy_loss": policy, "value_loss": value}
+        if axis_name is not None:
+            grads, metrics = jax.lax.pmean((grads, metrics), axis_name)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return params, opt_state, {"loss": loss, "policy_loss": policy, "value_loss": value}
+        return params, opt_state, metrics
 
     return update

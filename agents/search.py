@@ -31,9 +31,9 @@ class SearchSpec:
     samples: int  # K
     simulations: int
     considered_actions: int
-    gumbel_scale: float
     temperature: float
     risk_seeking: float
+    bound_value: bool  # floor the value at -rank_bound(residual), a return the game can reach
 
 
 @chex.dataclass(frozen=True)
@@ -111,6 +111,9 @@ def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
                                                                                     states)
     logits, invalid = sampled_prior(moves, legal, log_p, log_beta)
     value = risk_seeking_value(quantiles, spec.risk_seeking)
+    if spec.bound_value:
+        bound = jax.vmap(lambda r: game.rank_bound(r, cfg))(states.residual)
+        value = jnp.maximum(value, -bound.astype(jnp.float32))
     value = jnp.where(states.terminated, 0.0, value)
     return logits, invalid, value, moves
 
@@ -130,8 +133,9 @@ def make_recurrent_fn(net: PolicyValueNet, spec: SearchSpec):
 
 
 def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
-           spec: SearchSpec):
-    """Run Gumbel MuZero from a batch of states (the key is consumed).
+           spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0):
+    """Run Gumbel MuZero from a batch of states (the key is consumed); ``gumbel_scale`` 0
+    gives greedy evaluation.
 
     Returns (moves [B, K, 3, S], action weights [B, K], chosen action index [B], root value [B]).
     """
@@ -143,6 +147,6 @@ def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
         params, search_key, root, make_recurrent_fn(net, spec),
         num_simulations=spec.simulations, invalid_actions=invalid.astype(jnp.float32),
         max_depth=spec.game.max_moves, max_num_considered_actions=spec.considered_actions,
-        gumbel_scale=spec.gumbel_scale)
+        gumbel_scale=gumbel_scale)
     weights = jnp.where(invalid, 0.0, out.action_weights)
     return moves, weights, out.action, value

@@ -29,15 +29,17 @@ class Trajectories:
 
 
 def play(net: PolicyValueNet, params: Any, key: jax.Array, targets: chex.Array,
-         dims: chex.Array, spec: SearchSpec) -> tuple[game.State, Trajectories]:
-    """Play games on targets [B, S, S, S] with sizes dims [B, 3] (the key is consumed).
+         dims: chex.Array, spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0
+         ) -> tuple[game.State, Trajectories]:
+    """Play games on targets [B, S, S, S] with sizes dims [B, 3] (the key is consumed);
+    ``gumbel_scale`` 0 plays greedily.
 
     Returns the final states (batched) and the trajectories."""
     cfg = spec.game
     states = jax.vmap(lambda t, d: game.init(t, d, cfg))(targets, dims)
 
     def one_move(states, move_key):
-        moves, weights, action, _ = search(net, params, states, move_key, spec)
+        moves, weights, action, _ = search(net, params, states, move_key, spec, gumbel_scale)
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         obs = jax.vmap(lambda s: observe(s, cfg))(states)
         after, reward, _ = jax.vmap(lambda s, a: game.step(s, a, cfg))(states, chosen)

@@ -1,0 +1,38 @@
+"""Orbax checkpoints of a training run: one pytree (params, optimizer state, replay) plus JSON
+progress. Orbax writes each step to a temporary folder and renames it when complete, so a run
+killed while saving keeps its previous checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+    def __init__(self, directory: Path, keep: int = 2):
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                               enable_async_checkpointing=False)
+        self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+
+    def save(self, step: int, tree: Any, meta: dict) -> None:
+        tree = jax.tree.map(np.asarray, tree)
+        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                        meta=ocp.args.JsonSave(meta)),
+                          force=True)
+
+    def restore(self, template: Any) -> tuple[Any, dict] | None:
+        """The latest (tree, meta), with the tree shaped like ``template``; None if none."""
+        step = self.manager.latest_step()
+        if step is None:
+            return None
+        template = jax.tree.map(np.asarray, template)
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore()))
+        return jax.tree.map(np.asarray, restored.state), dict(restored.meta)
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()

@@ -1,0 +1,150 @@
+"""`tensorgame train`: the AlphaTensor loop on one target; `tensorgame plot`: its curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from tensorgame.errors import TensorgameError
+
+_SHAPE = re.compile(r"^\s*(\d+)\s*[,x]\s*(\d+)\s*[,x]\s*(\d+)\s*$")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train the agent by self-play on one matrix multiplication target",
+        description="Sampled AlphaZero self-play (Flax network, mctx Gumbel search, synthetic "
+                    "demonstrations) on the tensor game of <N,M,P>. Every solved game is "
+                    "verified and saved to OUT/found/ at once (the best also to results/agent/); "
+                    "orbax checkpoints allow --resume after a kill.")
+    parser.add_argument("--target", required=True, metavar="N,M,P", help="e.g. 2,2,2")
+    parser.add_argument("--field", choices=("Z", "Z2"), default="Z",
+                        help="integers (default) or arithmetic mod 2")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file defining OVERRIDES (e.g. experiments/strassen.py)")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<target>_<field>_s"
+                                                     "<seed>)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="wall-time budget for this session (default: until stopped)")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="stop after this many self-play batches in total")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--results", default="results/agent", metavar="DIR",
+                        help="where the best factorization per target is copied (default "
+                             "results/agent; 'none' to skip)")
+    parser.add_argument("--quiet", action="store_true", help="no live progress line")
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="multi-host: address of process 0 (jax.distributed.initialize)")
+    parser.add_argument("--num-processes", type=int, default=None, help="multi-host: processes")
+    parser.add_argument("--process-id", type=int, default=None, help="multi-host: this process")
+    parser.set_defaults(func=run_train)
+
+    plot = subparsers.add_parser("plot", help="draw the training curves of a run to PNG",
+                                 description="Reads RUN/metrics.jsonl and writes RUN/curves.png "
+                                             "(loss, best rank, ranks of finished games).")
+    plot.add_argument("run", metavar="RUN", help="run folder")
+    plot.add_argument("--output", metavar="PNG", help="default RUN/curves.png")
+    plot.set_defaults(func=run_plot)
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    match = _SHAPE.match(text)
+    if not match or min(int(x) for x in match.groups()) < 1:
+        raise TensorgameError(f"--target must look like 2,2,2, got {text!r}")
+    return tuple(int(x) for x in match.groups())
+
+
+def enable_compilation_cache() -> None:
+    """Keep compiled XLA programs between runs (the first run of a config compiles ~1 min)."""
+    import jax
+
+    cache = Path(os.environ.get("TENSORGAME_JAX_CACHE",
+                                Path.home() / ".cache" / "tensorgame" / "jax"))
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    shape = parse_shape(args.target)
+    if args.seconds is not None and args.seconds <= 0:
+        raise TensorgameError("--seconds must be positive")
+    if args.iterations is not None and args.iterations < 1:
+        raise TensorgameError("--iterations must be at least 1")
+    multi = (args.coordinator, args.num_processes, args.process_id)
+    if any(x is not None for x in multi) and not all(x is not None for x in multi):
+        raise TensorgameError("--coordinator, --num-processes and --process-id go together")
+
+    from agents.config import load_config
+
+    config = load_config(args.config)  # bad configs fail before JAX starts
+    import jax
+
+    if args.coordinator:
+        jax.distributed.initialize(coordinator_address=args.coordinator,
+                                   num_processes=args.num_processes, process_id=args.process_id)
+    enable_compilation_cache()
+    from agents.train import Trainer, make_setup
+
+    n, m, p = shape
+    out = Path(args.out or f"runs/{n}x{m}x{p}_{args.field}_s{args.seed}")
+    results = None if args.results == "none" else Path(args.results)
+    setup = make_setup(shape, args.field, config, args.seed)
+    begin = time.perf_counter()
+    say = print if jax.process_index() == 0 else (lambda *a, **k: None)
+    live = sys.stdout.isatty() and not args.quiet
+
+    def log(message: str) -> None:
+        say(("\r\033[K" if live else "") + message, flush=True)
+
+    trainer = Trainer(setup, out, results, resume=args.resume, log=log)
+    say(f"training on <{n},{m},{p}> over {args.field}, seed {args.seed}, "
+        f"{trainer.devices} device(s), config {trainer.hash}, run folder {out}", flush=True)
+
+    def progress(metrics: dict) -> None:
+        if args.quiet:
+            return
+        line = (f"step {metrics['iteration']:5d}  {time.perf_counter() - begin:7.1f}s  "
+                f"games/s {metrics['games_per_s']:7.1f}  sims/s {metrics['simulations_per_s']:8.0f}"
+                f"  loss {metrics['loss']:.3f} (policy {metrics['policy_loss']:.3f}, value "
+                f"{metrics['value_loss']:.3f})  solved {metrics['solved_fraction']:.2f}  "
+                f"best rank {metrics['best_rank'] or '-'}")
+        say(("\r\033[K" + line) if live else line, end="" if live else "\n", flush=True)
+
+    result = trainer.run(args.seconds, progress, max_iterations=args.iterations)
+    if live:
+        say()
+    best = result.best_rank or "none"
+    say(f"stopped after {result.iteration} batches, {result.games} games, "
+        f"{result.wall:.1f}s of training; best rank {best}; checkpoint in {out}/checkpoints")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    run = Path(args.run)
+    metrics_file = run / "metrics.jsonl"
+    if not metrics_file.is_file():
+        raise TensorgameError(f"{run}: no metrics.jsonl (not a training run folder?)")
+    rows = []
+    for number, line in enumerate(metrics_file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(metrics_file.read_text().splitlines()):
+                break  # a run killed while writing its last line
+            raise TensorgameError(f"{metrics_file}:{number}: not JSON") from None
+    if not rows:
+        raise TensorgameError(f"{metrics_file}: empty")
+    output = Path(args.output or run / "curves.png")
+    from agents.plots import plot_run
+
+    plot_run(rows, output, title=str(run))
+    print(f"wrote {output}")
+    return 0

@@ -1,0 +1,130 @@
+"""Agent: tokens, network shapes and losses, sampled prior, search legality, config errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents.config import load_config, make_config
+from agents.demos import demonstration_batch
+from agents.network import quantile_loss, risk_seeking_value
+from agents.search import sampled_prior, search
+from agents.tokens import make_tokenizer
+from agents.train import init_params, make_setup
+from tensorgame import game
+from tensorgame.errors import TensorgameError
+from tensorgame.tensors import matmul_tensor
+
+TINY = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, quantiles=4, samples=8,
+            simulations=4, considered_actions=4, games=4, batch_size=16, max_moves=8)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return make_setup((2, 2, 2), "Z", make_config(TINY), seed=0)
+
+
+def test_tokens_round_trip_and_mask():
+    tok = make_tokenizer(4, (-1, 0, 1), 0, 128)
+    assert (tok.entries, tok.vocabulary, tok.length) == (4, 81, 3)
+    rng = np.random.default_rng(0)
+    moves = rng.integers(-1, 2, size=(50, 3, 4)).astype(np.int32)
+    assert np.array_equal(tok.decode(tok.encode(jnp.asarray(moves))), moves)
+    # Sizes (2, 4, 4): entries 2, 3 of u must be zero; a factor's only token may not be zero.
+    tokens = tok.encode(jnp.asarray(moves))
+    mask = np.asarray(tok.mask(jnp.array([2, 4, 4]), tokens))  # [50, 3, 81]
+    table = tok.table()
+    assert not mask[:, 0, np.flatnonzero(np.any(table[:, 2:] != 0, axis=1))].any()
+    zero = int(np.flatnonzero(~np.any(table != 0, axis=1))[0])
+    assert not mask[:, :, zero].any()
+    small = make_tokenizer(6, (-1, 0, 1), 0, 128)
+    assert (small.entries, small.length) == (3, 6)
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(TensorgameError, match="unknown config field 'widht'"):
+        make_config({"widht": 3})
+    with pytest.raises(TensorgameError, match="must be an integer"):
+        make_config({"samples": 2.5})
+    with pytest.raises(TensorgameError, match="must lie in"):
+        make_config({"samples": 0})
+    bad = tmp_path / "bad.py"
+    bad.write_text("OVERRIDES = {'learning_rate': 'fast'}\n")
+    with pytest.raises(TensorgameError, match="bad.py: config field learning_rate"):
+        load_config(bad)
+    good = tmp_path / "good.py"
+    good.write_text("OVERRIDES = {'samples': 4, 'coefficients': [1, 0, -1]}\n")
+    config = load_config(good)
+    assert config.samples == 4 and config.coefficients == (-1, 0, 1)
+    assert dataclasses.replace(config) == config
+
+
+def test_quantile_loss_and_risk_seeking():
+    quantiles = jnp.array([[-9.0, -8.0, -7.0, -6.0]])
+    assert float(risk_seeking_value(quantiles, 0.75)[0]) == -6.0
+    assert float(risk_seeking_value(quantiles, 0.0)[0]) == -7.5
+    # The loss is minimised by the true quantiles of the return distribution.
+    returns = jnp.asarray(np.random.default_rng(0).normal(size=4000), jnp.float32)
+    levels = (jnp.arange(4) + 0.5) / 4
+    true = jnp.quantile(returns, levels)
+    loss = lambda q: float(jnp.mean(quantile_loss(jnp.broadcast_to(q, (4000, 4)), returns)))
+    assert loss(true) < loss(true + 0.3) and loss(true) < loss(true - 0.3)
+
+
+def test_sampled_prior_sums_to_one_over_distinct_moves():
+    rng = np.random.default_rng(1)
+    moves = rng.integers(-1, 2, size=(3, 6, 3, 4)).astype(np.int32)
+    moves[:, 3] = moves[:, 1]  # a repeat
+    moves[:, 5] = moves[:, 1]
+    legal = np.ones((3, 6), bool)
+    legal[0, 2] = False
+    log_p = jnp.asarray(rng.normal(size=(3, 6)), jnp.float32)
+    logits, invalid = sampled_prior(jnp.asarray(moves), jnp.asarray(legal), log_p, log_p)
+    probs = np.asarray(jnp.exp(logits))
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert invalid[:, 3].all() and invalid[:, 5].all() and invalid[0, 2]
+    assert np.all(probs[np.asarray(invalid)] == 0)
+    # With beta = pi the corrected prior is the empirical distribution: 3 of 6 samples are move 1.
+    assert np.allclose(probs[1], [1 / 6, 3 / 6, 1 / 6, 0, 1 / 6, 0], atol=1e-5)
+
+
+def test_network_shapes_and_demonstrations(setup):
+    key = jax.random.key(0)
+    obs, move, ret = demonstration_batch(key, jnp.asarray(setup.dims), 10, 8, setup.game, 0.5)
+    assert obs.residual.shape == (10, 4, 4, 4) and move.shape == (10, 3, 4) and ret.shape == (10,)
+    assert np.all(np.asarray(ret) <= -1)
+    # The next move is legal and canonical, and the residual has rank <= -return: replaying the
+    # demonstration's own moves is the check (the residual minus the move has rank -return - 1).
+    for b in range(10):
+        state = game.State(residual=obs.residual[b], dims=obs.dims[b],
+                           moves=jnp.zeros((8, 3, 4), jnp.int32), move_count=jnp.int32(0),
+                           terminated=jnp.bool_(False))
+        assert bool(game.is_legal(move[b], state, setup.game))
+        assert np.array_equal(game.canonicalize(move[b], setup.game), move[b])
+    params = init_params(setup, key)
+    from agents.search import features
+    tokens = setup.net.spec.tokenizer.encode(move)[:, None]
+    quantiles, logits = setup.net.apply(params, *features(obs, 8), tokens)
+    assert quantiles.shape == (10, 4) and logits.shape == (10, 1, 3, 81)
+
+
+def test_search_moves_are_legal_and_canonical(setup):
+    params = init_params(setup, jax.random.key(1))
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
+        jnp.broadcast_to(target, (3, 4, 4, 4)), jnp.broadcast_to(dims, (3, 3)))
+    moves, weights, action, value = jax.jit(
+        lambda p, s, k: search(setup.net, p, s, k, setup.search))(params, states,
+                                                                 jax.random.key(2))
+    assert moves.shape == (3, 8, 3, 4) and weights.shape == (3, 8)
+    assert np.allclose(np.asarray(weights).sum(axis=1), 1.0, atol=1e-5)
+    for b in range(3):
+        chosen = moves[b, int(action[b])]
+        state = jax.tree.map(lambda x: x[b], states)
+        assert bool(game.is_legal(chosen, state, setup.game))
+        assert np.array_equal(game.canonicalize(chosen, setup.game), chosen)
+        assert float(weights[b, int(action[b])]) > 0

@@ -158,3 +158,9 @@ def test_cli_exports_runnable_numpy_and_refuses_bad_files(tmp_path):
     assert run_cli("export", str(z2), "--lang", "jax").returncode == 0  # GF(2) kernel
     missing = run_cli("export", str(tmp_path / "nope.json"), "--lang", "numpy")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_show_reports_additions_before_and_after():
+    done = run_cli("show", "--shape", "2x2x2", "--no-formulas")
+    assert done.returncode == 0, done.stderr
+    assert "additions     18 as written, 15 exported" in done.stdout

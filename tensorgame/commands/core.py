@@ -144,6 +144,10 @@ def run_show(args) -> int:
         f"non-zeros     {f.nonzeros()}",
         f"verified      {report.summary()}",
     ]
+    if report.valid:  # block additions of one level, as written and as `tensorgame export` emits
+        from tensorgame.export import additions
+        before, after = additions(f)
+        lines.append(f"additions     {before} as written, {after} exported (basis search + CSE)")
     lines += [f"{key:<13} {value}" for key, value in f.meta.items()]
     if not args.no_formulas:
         lines += [""] + formulas.render(f)

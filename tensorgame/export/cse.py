@@ -9,6 +9,7 @@ greedy heuristic (Paar-style); on Winograd's form of Strassen it finds the 15-ad
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import Counter
@@ -20,34 +21,69 @@ from tensorgame.export.program import LinearProgram
 Pair = tuple[int, int, int, int]  # (i, a, j, b): the combination a*x_i + b*x_j, i < j
 
 
+MAX_PAIRS = 400_000  # above this many pairs in the rows, a side is evaluated as written
+
+
 def eliminate(matrix: np.ndarray) -> LinearProgram:
-    """A LinearProgram computing ``matrix`` [outputs, inputs] (integers) with shared temporaries."""
+    """A LinearProgram computing ``matrix`` [outputs, inputs] (integers) with shared temporaries.
+
+    Rows holding more than ``MAX_PAIRS`` pairs in all (dense output sides of ranks in the
+    hundreds) are returned as written: pair counting is quadratic in a row's length.
+
+    Pair counts live in a dict with a lazily cleaned max-heap beside it and each variable knows
+    the rows using it, so one extraction costs about the size of the rows it touches.
+    """
     matrix = np.asarray(matrix, dtype=np.int64)
     inputs = matrix.shape[1]
     rows = [{int(j): int(row[j]) for j in np.flatnonzero(row)} for row in matrix]
+    if sum(len(row) * (len(row) - 1) // 2 for row in rows) > MAX_PAIRS:
+        return LinearProgram(inputs=inputs, temps=(), outputs=tuple(
+            tuple((c, v) for v, c in sorted(row.items())) for row in rows))
+    users: dict[int, set[int]] = {}  # variable -> rows using it
+    for index, row in enumerate(rows):
+        for var in row:
+            users.setdefault(var, set()).add(index)
     counts: Counter[Pair] = Counter()
     for row in rows:
         counts.update(_pairs(row))
+    heap = [_entry(pair, count) for pair, count in counts.items() if count >= 2]
+    heapq.heapify(heap)
     temps = []
-    while counts:
-        pair, count = max(counts.items(), key=lambda item: (item[1], _tie_break(item[0])))
-        if count < 2:
-            break
+    while heap:
+        entry = heapq.heappop(heap)
+        pair, count = entry[-1], -entry[0]
+        if counts.get(pair, 0) != count:
+            continue  # stale: the count changed after this entry was pushed
         i, a, j, b = pair
-        hits = [row for row in rows if i in row and j in row and row[i] * b == row[j] * a]
-        if 2 * sum(row[i] < 0 for row in hits) > len(hits):
+        hits = [r for r in sorted(users[i] & users[j]) if rows[r][i] * b == rows[r][j] * a]
+        if 2 * sum(rows[r][i] < 0 for r in hits) > len(hits):
             a, b = -a, -b  # orient the temporary as most of its uses want it: no negations
         new_var = inputs + len(temps)
         temps.append(((a, i), (b, j)))
-        for row in hits:
-            counts.subtract(_pairs(row))
+        users[new_var] = set()
+        for r in hits:
+            row = rows[r]
+            old = _pairs(row)
             multiple = row.pop(i) // a
             del row[j]
             row[new_var] = multiple
-            counts.update(_pairs(row))
-        counts = +counts  # drop pairs no longer present
+            users[i].discard(r), users[j].discard(r), users[new_var].add(r)
+            new = _pairs(row)
+            counts.subtract(old)
+            counts.update(new)
+            for changed in set(old) | set(new):
+                if counts[changed] >= 2:
+                    heapq.heappush(heap, _entry(changed, counts[changed]))
+                elif counts[changed] <= 0:
+                    del counts[changed]
     outputs = tuple(tuple((c, v) for v, c in sorted(row.items())) for row in rows)
     return LinearProgram(inputs=inputs, temps=tuple(temps), outputs=outputs)
+
+
+def _entry(pair: Pair, count: int) -> tuple:
+    """Heap order: most frequent first, then plain sums/differences, then the lowest variables."""
+    i, a, j, b = pair
+    return (-count, abs(a) + abs(b), i, j, pair)
 
 
 def _pairs(row: dict[int, int]) -> list[Pair]:
@@ -56,10 +92,4 @@ def _pairs(row: dict[int, int]) -> list[Pair]:
         g = math.gcd(a, b) * (1 if a > 0 else -1)
         out.append((i, a // g, j, b // g))
     return out
-
-
-def _tie_break(pair: Pair) -> tuple:
-    """Among equally frequent pairs prefer plain sums/differences, then the lowest variables."""
-    i, a, j, b = pair
-    return (-(abs(a) + abs(b)), -i, -j)
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.flipgraph import WalkConfig, Walker, kernel, pack, search, unpack
+from agents.flipgraph import (WalkConfig, Walker, direct_sum, kernel, pack, product, search,
+                             unpack)
 from agents.lifting import lift
 from tensorgame.cli import main
 from tensorgame.errors import TensorgameError
@@ -213,3 +214,17 @@ def test_pack_refuses_what_walks_cannot_hold():
     with pytest.raises(TensorgameError, match="lift it first"):
         pack(STRASSEN.replace(field="Z2", u=STRASSEN.u % 2, v=STRASSEN.v % 2, w=STRASSEN.w % 2),
              "Z", 10)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_direct_sums_and_products_are_valid_starts(axis):
+    small = naive(2, 3, 2)
+    other = naive(*(1 if a == axis else small.shape[a] for a in range(3)))
+    summed = direct_sum(STRASSEN, naive(2, 2, 2), axis)
+    assert verify(summed).valid and summed.rank == 15
+    summed = direct_sum(small, other, axis)
+    assert verify(summed).valid and summed.rank == small.rank + other.rank
+    square = product(STRASSEN, STRASSEN)
+    assert square.shape == (4, 4, 4) and square.rank == 49 and verify(square).valid
+    with pytest.raises(TensorgameError):
+        direct_sum(naive(2, 2, 2), naive(3, 3, 3), axis)

@@ -211,6 +211,17 @@ def test_console_script_exit_codes_and_no_traceback(files):
     assert "Traceback" not in result.stderr
 
 
+
+def test_output_closed_early_ends_quietly():
+    script = Path(sys.executable).parent / "tensorgame"
+    with subprocess.Popen([str(script), "list"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
+        process.stdout.readline()
+        process.stdout.close()  # as `tensorgame list | head -1` does
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 0
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
 def test_demo_multiplies_with_strassen(capsys):
     demo_main()
     out = capsys.readouterr().out

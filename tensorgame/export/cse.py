@@ -63,15 +63,15 @@ def eliminate(matrix: np.ndarray) -> LinearProgram:
         users[new_var] = set()
         for r in hits:
             row = rows[r]
-            old = _pairs(row)
+            old = set(_pairs_with(row, i)) | set(_pairs_with(row, j))  # only these change
             multiple = row.pop(i) // a
             del row[j]
             row[new_var] = multiple
             users[i].discard(r), users[j].discard(r), users[new_var].add(r)
-            new = _pairs(row)
+            new = _pairs_with(row, new_var)
             counts.subtract(old)
             counts.update(new)
-            for changed in set(old) | set(new):
+            for changed in old | set(new):
                 if counts[changed] >= 2:
                     heapq.heappush(heap, _entry(changed, counts[changed]))
                 elif counts[changed] <= 0:
@@ -87,9 +87,18 @@ def _entry(pair: Pair, count: int) -> tuple:
 
 
 def _pairs(row: dict[int, int]) -> list[Pair]:
-    out = []
-    for (i, a), (j, b) in itertools.combinations(sorted(row.items()), 2):
-        g = math.gcd(a, b) * (1 if a > 0 else -1)
-        out.append((i, a // g, j, b // g))
-    return out
+    return [_pair(i, a, j, b) for (i, a), (j, b) in itertools.combinations(sorted(row.items()), 2)]
+
+
+def _pairs_with(row: dict[int, int], var: int) -> list[Pair]:
+    """The pairs of ``row`` that involve ``var``."""
+    c = row[var]
+    return [_pair(var, c, x, cx) if var < x else _pair(x, cx, var, c)
+            for x, cx in row.items() if x != var]
+
+
+def _pair(i: int, a: int, j: int, b: int) -> Pair:
+    """a*x_i + b*x_j (i < j) up to an integer multiple: gcd 1, first coefficient positive."""
+    g = math.gcd(a, b) * (1 if a > 0 else -1)
+    return (i, a // g, j, b // g)
 

@@ -22,10 +22,14 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
+# Single-threaded BLAS unless told otherwise: the 2 cores are shared with other jobs, and
+# multithreaded OpenBLAS timings of many small block products were erratic there.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from tensorgame import export, library
-from tensorgame.export.timing import median_seconds
+import numpy as np  # noqa: E402  (after the thread setting)
+
+from tensorgame import export, library  # noqa: E402
+from tensorgame.export.timing import median_seconds  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -68,22 +72,38 @@ def leaf_size(spec, levels, n):
 
 # ----------------------------------------------------------------------------- CPU
 
-def bench_cpu(sizes, repeats, cap_seconds, max_levels, min_leaf):
+def bench_cpu(sizes, repeats, cap_seconds, max_levels, min_leaf, largest_levels):
     rng = np.random.default_rng(0)
     rows = []
     for n in sizes:
         a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
         b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
         sample = sample_rows(n)
-        native = median_seconds(lambda: np.matmul(a, b), repeats, warmup=1)
-        rows.append(dict(size=n, kernel="np.matmul", seconds=native, speedup=1.0, repeats=repeats,
-                         error=relative_error(np.matmul(a, b), a, b, sample), note=""))
-        print(f"[cpu] {n}: np.matmul {native:.3f} s", flush=True)
+        row = dict(size=n, kernel="np.matmul", speedup=1.0, error=relative_error(np.matmul(a, b), a, b, sample))
+        row.update(timed(lambda: np.matmul(a, b), repeats, cap_seconds))
+        native = row["seconds"]
+        rows.append(row)
+        print(f"[cpu] {n}: {row}", flush=True)
+        top = largest_levels if n == max(sizes) else max_levels
         for label, spec, levels in schedules(max_levels):
+            if levels is not None and levels > top:
+                continue
             rows.append(time_kernel(label, spec, levels, n, a, b, sample, native, repeats,
                                     cap_seconds, min_leaf))
-            print(f"[cpu] {n}: {label}: {rows[-1]}", flush=True)
+            print(f"[cpu] {n}: {rows[-1]}", flush=True)
     return rows
+
+
+def timed(call, repeats, cap_seconds):
+    """One warm-up run, then ``repeats`` timed runs, cut (to at least 2) when they would take
+    more than ``cap_seconds``; the row notes any cut."""
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    count = max(2, min(repeats, int(cap_seconds / max(first, 1e-9))))
+    seconds = median_seconds(call, count, warmup=0)
+    note = f"{count} timed runs (time cap)" if count < repeats else ""
+    return dict(seconds=seconds, repeats=count, note=note)
 
 
 def time_kernel(label, spec, levels, n, a, b, sample, native, repeats, cap_seconds, min_leaf):
@@ -93,20 +113,9 @@ def time_kernel(label, spec, levels, n, a, b, sample, native, repeats, cap_secon
         row["note"] = f"skipped: leaf blocks {leaf} < {min_leaf}"
         return row
     kernel = export.numpy_function(spec, levels)
-    start = time.perf_counter()
-    c = kernel(a, b)  # the warm-up run, also used for the error
-    first = time.perf_counter() - start
-    row["error"] = relative_error(c, a, b, sample)
-    del c
-    if first * 3 > cap_seconds:
-        row["note"] = f"one run {first:.1f} s: timed once"
-        row.update(seconds=first, speedup=native / first, repeats=1)
-        return row
-    count = min(repeats, max(3, int(cap_seconds / first)))
-    if count < repeats:
-        row["note"] = f"{count} repeats (time cap)"
-    row["seconds"] = median_seconds(lambda: kernel(a, b), count, warmup=0)
-    row.update(speedup=native / row["seconds"], repeats=count)
+    row["error"] = relative_error(kernel(a, b), a, b, sample)
+    row.update(timed(lambda: kernel(a, b), repeats, cap_seconds))
+    row["speedup"] = native / row["seconds"]
     return row
 
 
@@ -232,6 +241,9 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=45.0,
                         help="seconds of timed runs per CPU row before repeats are cut")
     parser.add_argument("--max-levels", type=int, default=3)
+    parser.add_argument("--largest-levels", type=int, default=1,
+                        help="at the largest CPU size, time only levels up to this (and the "
+                             "mixed schedule): one run there takes ~25 s single-threaded")
     parser.add_argument("--min-leaf", type=int, default=64,
                         help="skip CPU rows whose leaf blocks would be smaller than this")
     parser.add_argument("--error-size", type=int, default=512)
@@ -242,7 +254,8 @@ def main() -> None:
         args.sizes, args.gpu_sizes, args.repeats, args.error_size = [256, 512], [512], 3, 256
         args.min_leaf = 8
     start = time.perf_counter()
-    cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf)
+    cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf,
+                    args.largest_levels)
     growth = error_growth(args.error_size)
     gpu, gpu_device = bench_gpu(args.gpu_sizes, args.repeats, args.max_levels)
     elapsed = time.perf_counter() - start
@@ -256,7 +269,8 @@ def main() -> None:
         f"{elapsed / 60:.1f} min. CPU: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores shared with other jobs (timings are noisy; speedups are ratios "
         f"of medians measured in the same run), NumPy {np.__version__} "
-        f"({_blas_name()}).",
+        f"({_blas_name()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}: "
+        "one thread for np.matmul and for every leaf product alike).",
         "",
         "Precision: float32 inputs and outputs everywhere (NumPy/OpenBLAS sgemm at the leaves on "
         "the CPU). Error: max|C - C64| / max|C64| on 256 rows spread over C, C64 the float64 "

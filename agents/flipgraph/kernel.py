@@ -208,27 +208,17 @@ def _set_factor(pos, neg, rank, ternary, cnt, flippable, where, size, k, t, p, n
 def _flip(pos, neg, rank, ternary, cnt, flippable, where, size, partners, result):
     """One random flip; reductions applied. result = (rank, size); size -1 means rebuild.
 
-    The pair is uniform over all (i, j, k) with terms i, j sharing factor k, drawn by rejection
-    from random triples; after 64 misses (few flippable pairs) a (term, position) with a partner
-    is drawn from the index and the partner uniformly among its partners.
+    A (term, position) with a partner is drawn uniformly from the index, then the partner
+    uniformly among the terms sharing that factor.
     """
-    found = False
-    for _ in range(64):
-        i = np.random.randint(rank)
-        j = np.random.randint(rank)
-        k = np.random.randint(3)
-        if i != j and _matches(pos, neg, k, j, pos[k, i], neg[k, i], ternary):
-            found = True
-            break
-    if not found:
-        entry = flippable[np.random.randint(size)]
-        i, k = entry // 3, entry % 3
-        count = 0
-        for j in range(rank):
-            if j != i and _matches(pos, neg, k, j, pos[k, i], neg[k, i], ternary):
-                partners[count] = j
-                count += 1
-        j = partners[np.random.randint(count)]
+    entry = flippable[np.random.randint(size)]
+    i, k = entry // 3, entry % 3
+    count = 0
+    for j in range(rank):
+        if j != i and _matches(pos, neg, k, j, pos[k, i], neg[k, i], ternary):
+            partners[count] = j
+            count += 1
+    j = partners[np.random.randint(count)]
     p, n = pos[k, i], neg[k, i]
     sign = 1 if (pos[k, j] == p and neg[k, j] == n) else -1
     if np.random.randint(2):

@@ -98,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"improving <{','.join(map(str, start.shape))}> from rank {start.rank} over "
           f"{args.field} for {args.seconds:g}s with {args.walkers} walker(s), seed {args.seed}",
           file=sys.stderr)
+    n, m, p = start.shape
+    if args.target is not None and max(n * m, m * p, p * n) > 16:
+        print("note: from the naive scheme, walks on formats with factors longer than 16 entries "
+              "rarely find a first reduction; a FILE holding a direct sum of smaller schemes "
+              "(agents.flipgraph.direct_sum, as experiments/ranks.py does) starts lower",
+              file=sys.stderr)
     try:
         found = search(start, config, args.seconds, walkers=args.walkers, seed=args.seed,
                        stop_rank=args.stop_rank, on_found=on_found, on_progress=on_progress)

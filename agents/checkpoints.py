@@ -19,6 +19,9 @@ class Checkpoints:
         self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
     def save(self, step: int, tree: Any, meta: dict) -> None:
+        """Save ``tree`` and ``meta`` as ``step`` (a no-op if that step is already saved)."""
+        if self.manager.latest_step() == step:
+            return
         tree = jax.tree.map(np.asarray, tree)
         self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
                                                         meta=ocp.args.JsonSave(meta)),

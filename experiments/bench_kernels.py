@@ -151,15 +151,17 @@ def error_growth(n: int):
 
 # ----------------------------------------------------------------------------- GPU
 
-def bench_gpu(sizes, repeats, max_levels):
-    """JAX kernels vs jnp.matmul(precision=HIGHEST), float32, on the first GPU; [] if none."""
+def bench_gpu(sizes, repeats, max_levels, jax_platform="gpu"):
+    """JAX kernels vs jnp.matmul(precision=HIGHEST), float32, on the first GPU; [] if none.
+
+    ``jax_platform="cpu"`` runs the same code on the CPU (a smoke test of this path)."""
     import jax
     import jax.numpy as jnp
 
     try:
-        device = jax.devices("gpu")[0]
+        device = jax.devices(jax_platform)[0]
     except RuntimeError:
-        return [], "no GPU visible to JAX"
+        return [], f"no {jax_platform.upper()} visible to JAX"
     native_fn = jax.jit(lambda x, y: jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST))
     rows = []
     for n in sizes:
@@ -248,6 +250,8 @@ def main() -> None:
                         help="skip CPU rows whose leaf blocks would be smaller than this")
     parser.add_argument("--error-size", type=int, default=512)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 3 repeats")
+    parser.add_argument("--jax-platform", default="gpu",
+                        help="device for the JAX part (cpu: smoke-test that path here)")
     parser.add_argument("--out", type=Path, default=RESULTS / "kernels.md")
     args = parser.parse_args()
     if args.quick:
@@ -257,7 +261,7 @@ def main() -> None:
     cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf,
                     args.largest_levels)
     growth = error_growth(args.error_size)
-    gpu, gpu_device = bench_gpu(args.gpu_sizes, args.repeats, args.max_levels)
+    gpu, gpu_device = bench_gpu(args.gpu_sizes, args.repeats, args.max_levels, args.jax_platform)
     elapsed = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     png = args.out.with_name(args.out.stem + "_cpu.png")
@@ -290,7 +294,8 @@ def main() -> None:
         "",
         *growth_table(growth),
         "",
-        "## GPU: JAX kernels vs `jnp.matmul(precision=HIGHEST)` (float32)",
+        f"## {args.jax_platform.upper()}: JAX kernels vs `jnp.matmul(precision=HIGHEST)` "
+        "(float32, jit, block_until_ready)",
         "",
     ]
     if gpu:

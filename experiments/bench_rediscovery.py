@@ -1,0 +1,79 @@
+"""Rediscovery benchmark: wall time until self-play from a random network finds a rank-7
+<2,2,2> algorithm over Z (Strassen's rank), per seed, from process start (compilation included).
+
+    .venv/bin/python experiments/bench_rediscovery.py [--seeds 0,1,2] [--budget 900] [--warm]
+
+Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen.py` in a fresh
+process with an empty JAX compilation cache (``--warm`` reuses one cache across seeds, as a
+second run on the same machine would). Writes results/agent_rediscovery.csv and the runs' curves
+(results/agent_rediscovery_s<seed>.png); runs go to runs/rediscovery_s<seed>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_seed(seed: int, budget: float, cache: Path, config: str) -> dict:
+    out = ROOT / "runs" / f"rediscovery_s{seed}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--config",
+               config, "--seed", str(seed), "--out", str(out), "--seconds", str(budget),
+               "--quiet"]
+    env = {**os.environ, "TENSORGAME_JAX_CACHE": str(cache)}
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    found_at = None
+    for line in process.stdout:
+        print(f"  [seed {seed} {time.perf_counter() - start:6.1f}s] {line.rstrip()}", flush=True)
+        if found_at is None and "found a rank-7 algorithm" in line:
+            found_at = time.perf_counter() - start
+    process.wait()
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x]
+    subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
+                    str(ROOT / "results" / f"agent_rediscovery_s{seed}.png")], cwd=ROOT,
+                   check=True)
+    return {"seed": seed, "found_rank7": found_at is not None,
+            "seconds_to_rank7": round(found_at, 1) if found_at is not None else "",
+            "best_rank": rows[-1]["best_rank"] if rows else "", "batches": len(rows),
+            "training_seconds": rows[-1]["wall"] if rows else "",
+            "budget_s": budget}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--budget", type=float, default=900)
+    parser.add_argument("--warm", action="store_true", help="one compilation cache for all")
+    parser.add_argument("--config", default="experiments/strassen.py")
+    parser.add_argument("--output", default=str(ROOT / "results" / "agent_rediscovery.csv"))
+    args = parser.parse_args()
+    rows = []
+    shared = Path(tempfile.mkdtemp(prefix="tg_cache_"))
+    for seed in (int(s) for s in args.seeds.split(",")):
+        cache = shared if args.warm else Path(tempfile.mkdtemp(prefix="tg_cache_"))
+        rows.append(run_seed(seed, args.budget, cache, args.config))
+        print(rows[-1], flush=True)
+    times = [r["seconds_to_rank7"] if r["found_rank7"] else float("inf") for r in rows]
+    print(f"median seconds to rank 7: {statistics.median(times)}")
+    with open(args.output, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

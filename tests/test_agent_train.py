@@ -1,0 +1,145 @@
+"""Agent training end to end in subprocesses: play, learn, checkpoint, SIGKILL, resume; 4 devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tensorgame import io
+from tensorgame.factorization import verify
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("OVERRIDES = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, quantiles=4, "
+        "samples=8, simulations=4, considered_actions=4, games=4, batch_size=16, "
+        "updates_per_batch=2, checkpoint_every=2, eval_every=0, replay_size=512, "
+        "solutions_kept=8)\n")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("jax_cache")
+    return {**os.environ, "TENSORGAME_JAX_CACHE": str(cache), "JAX_PLATFORMS": "cpu"}
+
+
+def _train(args, env, **kwargs):
+    command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--quiet",
+               "--results", "none", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _metrics(run: Path) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _checkpoint_steps(run: Path) -> list[int]:
+    folder = run / "checkpoints"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() \
+        else []
+
+
+def test_train_kill_resume_and_reproducible(tmp_path, env):
+    config = tmp_path / "tiny.py"
+    config.write_text(TINY)
+    run = tmp_path / "run"
+    process = _train(["--config", str(config), "--out", str(run), "--seed", "3",
+                      "--iterations", "1000"], env)
+    deadline = time.time() + 200
+    while time.time() < deadline and not [s for s in _checkpoint_steps(run) if s >= 2]:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved_step = max(_checkpoint_steps(run))
+    assert saved_step >= 2
+    before = _metrics(run)
+    assert all(np.isfinite(m["loss"]) for m in before) and before[0]["games"] == 4
+    found_before = sorted(p.name for p in (run / "found").glob("*.json"))
+
+    resumed = _train(["--config", str(config), "--out", str(run), "--seed", "3", "--resume",
+                      "--iterations", str(saved_step + 2)], env)
+    out, err = resumed.communicate(timeout=200)
+    assert resumed.returncode == 0, err
+    after = _metrics(run)[len(before):]
+    assert [m["iteration"] for m in after] == [saved_step + 1, saved_step + 2]
+    assert max(_checkpoint_steps(run)) == saved_step + 2
+    # Nothing saved before the kill is lost, and everything saved verifies.
+    found_after = sorted(p.name for p in (run / "found").glob("*.json"))
+    assert set(found_before) <= set(found_after)
+    for name in found_after:
+        assert verify(io.load(run / "found" / name)).valid
+
+    # Same seed, fresh folder: the same first iterations, bit for bit.
+    again = tmp_path / "again"
+    fresh = _train(["--config", str(config), "--out", str(again), "--seed", "3",
+                    "--iterations", "2"], env)
+    out, err = fresh.communicate(timeout=200)
+    assert fresh.returncode == 0, err
+    assert [m["loss"] for m in _metrics(again)] == [m["loss"] for m in before[:2]]
+
+    # Resuming into a folder with another seed is a one-line error.
+    wrong = _train(["--config", str(config), "--out", str(run), "--seed", "4", "--resume"],
+                   env)
+    out, err = wrong.communicate(timeout=100)
+    assert wrong.returncode == 2 and err.strip().count("\n") == 0 and "seed" in err
+
+
+FOUR_DEVICES = """
+import jax, jax.numpy as jnp, numpy as np, sys
+from pathlib import Path
+from agents.config import load_config
+from agents.train import Trainer, make_setup
+from tensorgame import game
+assert len(jax.devices()) == 4
+setup = make_setup((2, 2, 2), "Z", load_config(sys.argv[1]), seed=0)
+trainer = Trainer(setup, Path(sys.argv[2]), None)
+rng = np.random.default_rng(0)
+targets, dims, _ = trainer._targets(rng)
+final, traj = trainer.play_fn(trainer.params, jax.random.key(0), trainer._global(targets),
+                              trainer._global(dims), jnp.float32(1.0))
+assert len(final.residual.sharding.device_set) == 4
+final = jax.tree.map(np.asarray, final)
+for b in range(len(targets)):
+    moves = final.moves[b][: final.move_count[b]]
+    state = jax.tree.map(lambda x: x[b], final)
+    assert all(bool(game.is_legal(m, state, setup.game)) for m in moves)
+    rebuilt = targets[b] - np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2])
+    assert np.array_equal(rebuilt, final.residual[b])
+trainer.replay.add(jax.tree.map(np.asarray, traj))
+metrics = trainer._updates(rng, jax.random.key(1), 2, selfplay_share=True)
+assert np.isfinite(metrics["loss"]), metrics
+print("ok", metrics["loss"])
+"""
+
+
+def test_four_device_training(tmp_path, env):
+    config = tmp_path / "tiny.py"
+    config.write_text(TINY.replace("games=4", "games=8"))
+    script = tmp_path / "four.py"
+    script.write_text(FOUR_DEVICES)
+    result = subprocess.run(
+        [sys.executable, str(script), str(config), str(tmp_path / "run")], cwd=ROOT,
+        env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+             "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok")
+
+
+def test_bad_config_is_one_line(tmp_path, env):
+    config = tmp_path / "bad.py"
+    config.write_text("OVERRIDES = {'simulations': -1}\n")
+    result = subprocess.run([sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2",
+                             "--config", str(config), "--out", str(tmp_path / "r")], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=100)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"tensorgame train: error: {config}: config field "
+                                     "simulations must lie in [1, 10000], got -1")

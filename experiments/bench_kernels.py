@@ -1,6 +1,7 @@
 """Benchmark exported block-recursive kernels against native matmul; writes results/kernels.md.
 
-CPU: NumPy kernels (np.matmul at the leaves) against np.matmul, float32, N x N times N x N.
+CPU: NumPy kernels (np.matmul at the leaves) against np.matmul, float32, N x N times N x N,
+timed in alternation with np.matmul so both see the same load.
 GPU (only where JAX sees one): JAX kernels under jit against jnp.matmul with
 precision=HIGHEST in float32 (no TF32), with block_until_ready. Each row: median of ``--repeats``
 timed runs after one warm-up run, the speedup (native median / kernel median, measured in the
@@ -19,6 +20,7 @@ import argparse
 import datetime
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -72,51 +74,58 @@ def leaf_size(spec, levels, n):
 
 # ----------------------------------------------------------------------------- CPU
 
-def bench_cpu(sizes, repeats, cap_seconds, max_levels, min_leaf, largest_levels):
+def bench_cpu(sizes, repeats, cap_seconds, max_levels, min_leaf, level_caps):
+    """Each kernel row times np.matmul and the kernel alternately (native, kernel, native, ...)
+    so that both see the same load from the machine's other jobs; speedup = ratio of medians."""
     rng = np.random.default_rng(0)
     rows = []
     for n in sizes:
         a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
         b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
         sample = sample_rows(n)
-        row = dict(size=n, kernel="np.matmul", speedup=1.0, error=relative_error(np.matmul(a, b), a, b, sample))
-        row.update(timed(lambda: np.matmul(a, b), repeats, cap_seconds))
-        native = row["seconds"]
-        rows.append(row)
-        print(f"[cpu] {n}: {row}", flush=True)
-        top = largest_levels if n == max(sizes) else max_levels
+        native_times = []
+        base = dict(size=n, kernel="np.matmul", speedup=1.0, native=None, repeats=0, note="",
+                    error=relative_error(np.matmul(a, b), a, b, sample))
+        rows.append(base)
+        top = level_caps.get(n, max_levels)
         for label, spec, levels in schedules(max_levels):
             if levels is not None and levels > top:
                 continue
-            rows.append(time_kernel(label, spec, levels, n, a, b, sample, native, repeats,
-                                    cap_seconds, min_leaf))
-            print(f"[cpu] {n}: {rows[-1]}", flush=True)
+            row = dict(size=n, kernel=label, seconds=None, speedup=None, native=None, repeats=0,
+                       error=None, note="")
+            leaf = leaf_size(spec, levels, n)
+            if leaf < min_leaf:
+                row["note"] = f"skipped: leaf blocks {leaf} < {min_leaf}"
+            else:
+                kernel = export.numpy_function(spec, levels)
+                row["error"] = relative_error(kernel(a, b), a, b, sample)
+                native, seconds, count = timed_pair(lambda: np.matmul(a, b), lambda: kernel(a, b),
+                                                    repeats, cap_seconds)
+                native_times += native
+                row.update(seconds=statistics.median(seconds), native=statistics.median(native),
+                           repeats=count)
+                row["speedup"] = row["native"] / row["seconds"]
+                if count < repeats:
+                    row["note"] = f"{count} timed pairs (time cap)"
+            rows.append(row)
+            print(f"[cpu] {n}: {row}", flush=True)
+        base.update(seconds=statistics.median(native_times), repeats=len(native_times),
+                    note="all native runs at this size")
     return rows
 
 
-def timed(call, repeats, cap_seconds):
-    """One warm-up run, then ``repeats`` timed runs, cut (to at least 2) when they would take
-    more than ``cap_seconds``; the row notes any cut."""
+def timed_pair(native_call, kernel_call, repeats, cap_seconds):
+    """One warm-up pair, then ``repeats`` alternating timed pairs (cut to at least 2 when they
+    would take more than ``cap_seconds``): (native times, kernel times, pairs)."""
     start = time.perf_counter()
-    call()
+    native_call(), kernel_call()
     first = time.perf_counter() - start
     count = max(2, min(repeats, int(cap_seconds / max(first, 1e-9))))
-    seconds = median_seconds(call, count, warmup=0)
-    note = f"{count} timed runs (time cap)" if count < repeats else ""
-    return dict(seconds=seconds, repeats=count, note=note)
-
-
-def time_kernel(label, spec, levels, n, a, b, sample, native, repeats, cap_seconds, min_leaf):
-    row = dict(size=n, kernel=label, seconds=None, speedup=None, repeats=0, error=None, note="")
-    leaf = leaf_size(spec, levels, n)
-    if leaf < min_leaf:
-        row["note"] = f"skipped: leaf blocks {leaf} < {min_leaf}"
-        return row
-    kernel = export.numpy_function(spec, levels)
-    row["error"] = relative_error(kernel(a, b), a, b, sample)
-    row.update(timed(lambda: kernel(a, b), repeats, cap_seconds))
-    row["speedup"] = native / row["seconds"]
-    return row
+    native, kernel = [], []
+    for _ in range(count):
+        native.append(median_seconds(native_call, 1, warmup=0))
+        kernel.append(median_seconds(kernel_call, 1, warmup=0))
+    return native, kernel, count
 
 
 # ----------------------------------------------------------------------------- error growth
@@ -190,14 +199,16 @@ def bench_gpu(sizes, repeats, max_levels, jax_platform="gpu"):
 # ----------------------------------------------------------------------------- report
 
 def table(rows, unit="s"):
-    lines = ["| N | kernel | median time (s) | speedup vs native | max rel. error | runs | note |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| N | kernel | median time (s) | native median, same runs (s) | speedup vs native "
+             "| max rel. error | timed runs | note |", "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(value, pattern):
+        return pattern.format(value) if value is not None else "-"
+
     for r in rows:
-        seconds = f"{r['seconds']:.4f}" if r["seconds"] is not None else "-"
-        speedup = f"{r['speedup']:.3f}x" if r["speedup"] is not None else "-"
-        error = f"{r['error']:.2e}" if r["error"] is not None else "-"
-        lines.append(f"| {r['size']} | {r['kernel']} | {seconds} | {speedup} | {error} | "
-                     f"{r['repeats']} | {r['note']} |")
+        lines.append(f"| {r['size']} | {r['kernel']} | {fmt(r['seconds'], '{:.4f}')} | "
+                     f"{fmt(r.get('native'), '{:.4f}')} | {fmt(r['speedup'], '{:.3f}x')} | "
+                     f"{fmt(r['error'], '{:.2e}')} | {r['repeats']} | {r['note']} |")
     return lines
 
 
@@ -243,9 +254,9 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=45.0,
                         help="seconds of timed runs per CPU row before repeats are cut")
     parser.add_argument("--max-levels", type=int, default=3)
-    parser.add_argument("--largest-levels", type=int, default=1,
-                        help="at the largest CPU size, time only levels up to this (and the "
-                             "mixed schedule): one run there takes ~25 s single-threaded")
+    parser.add_argument("--level-caps", nargs="*", default=["4096:2", "8192:1"],
+                        help="SIZE:L: at SIZE time only levels up to L (and the mixed schedule); "
+                             "one np.matmul at 8192 takes ~16 s single-threaded here")
     parser.add_argument("--min-leaf", type=int, default=64,
                         help="skip CPU rows whose leaf blocks would be smaller than this")
     parser.add_argument("--error-size", type=int, default=512)
@@ -256,10 +267,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.gpu_sizes, args.repeats, args.error_size = [256, 512], [512], 3, 256
-        args.min_leaf = 8
+        args.min_leaf, args.level_caps = 8, ["512:1"]
     start = time.perf_counter()
-    cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf,
-                    args.largest_levels)
+    caps = {int(k): int(v) for k, v in (item.split(":") for item in args.level_caps)}
+    cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf, caps)
     growth = error_growth(args.error_size)
     gpu, gpu_device = bench_gpu(args.gpu_sizes, args.repeats, args.max_levels, args.jax_platform)
     elapsed = time.perf_counter() - start
@@ -278,7 +289,9 @@ def main() -> None:
         "",
         "Precision: float32 inputs and outputs everywhere (NumPy/OpenBLAS sgemm at the leaves on "
         "the CPU). Error: max|C - C64| / max|C64| on 256 rows spread over C, C64 the float64 "
-        "product of the same float32 inputs. Time: median of the runs after one warm-up run.",
+        "product of the same float32 inputs. Time: after one warm-up pair, np.matmul and the "
+        "kernel run alternately (native, kernel, native, ...) so both see the same load; the "
+        "speedup is the ratio of the two medians of the same row.",
         "",
         "## CPU: NumPy kernels vs `np.matmul` (float32)",
         "",

@@ -69,13 +69,13 @@ def main() -> None:
                "cpus": os.cpu_count(), "host": platform.node()}
         print(row, flush=True)
         rows.append(row)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {output}")
+        output = Path(args.output)  # rewritten after every batch size: a stop keeps the rows
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerows(rows)
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

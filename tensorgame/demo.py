@@ -72,7 +72,11 @@ def main() -> int:
     if not report.valid or error > 1e-9:
         print("demo failed: the algorithm does not verify", file=sys.stderr)
         return 1
-    return 0 if best.rank <= 7 else 1
+    if best.rank > 7:
+        print(f"rank 7 was not reached within {seconds:.0f}s (best: rank {best.rank}); a longer "
+              f"TENSORGAME_DEMO_SECONDS or another TENSORGAME_DEMO_SEED may get there")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -128,3 +128,18 @@ def test_search_moves_are_legal_and_canonical(setup):
         assert bool(game.is_legal(chosen, state, setup.game))
         assert np.array_equal(game.canonicalize(chosen, setup.game), chosen)
         assert float(weights[b, int(action[b])]) > 0
+
+
+def test_plot_writes_png_and_rejects_non_runs(tmp_path, capsys):
+    from tensorgame.cli import main
+
+    rows = [{"wall": 1.0 * i, "loss": 5.0 - i, "policy_loss": 4.0 - i, "value_loss": 1.0,
+             "best_rank": 8 if i else None, "ranks": {"8": i}, "residual_games": 4 - i}
+            for i in range(4)]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("\n".join(map(__import__("json").dumps, rows)) + "\n")
+    assert main(["plot", str(run)]) == 0
+    assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no metrics.jsonl" in capsys.readouterr().err

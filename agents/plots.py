@@ -20,7 +20,7 @@ def plot_run(rows: list[dict], output: Path, title: str = "") -> None:
     axes[0].legend()
     best = [(w, r["best_rank"]) for w, r in zip(wall, rows) if r.get("best_rank")]
     if best:
-        axes[1].step(*zip(*best), where="post")
+        axes[1].step(*zip(*best), where="post", marker="o")
     axes[1].set(xlabel="training seconds", ylabel="rank", title="best rank found")
     ranks = sorted({int(k) for r in rows for k in r.get("ranks", {})})
     bottom = [0.0] * len(rows)

@@ -28,6 +28,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from agents import learner as learner_lib
 from agents import selfplay
 from agents.bases import random_basis, transform_target, untransform
+from agents.checkpoints import Checkpoints
 from agents.config import AgentConfig, config_hash
 from agents.network import PolicyValueNet, network_spec
 from agents.search import Observation, SearchSpec, features, observe
@@ -299,7 +300,6 @@ class Trainer:
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
         self._prepare_dirs(resume)
-        from agents.checkpoints import Checkpoints
         self.checkpoints = Checkpoints(self.out / "checkpoints")
         if resume:
             self._restore()

@@ -34,19 +34,21 @@ def run_harness(binary, size):
     return done.stdout
 
 
-def harness_sizes(shape, levels):
-    side = 2 * max(shape) ** levels + 1
-    return [tuple(2 * d**levels + d + 1 for d in shape), (side, side, side), (1, 1, 1)]
+def harness_sizes(shape):
+    """For a two-level kernel: sizes where only the first level applies (blocks of 1 below it),
+    where both apply with a remainder at each, a square odd size, and 1 x 1 x 1."""
+    side = 2 * max(shape) ** 2 + 1
+    return [tuple(d + 1 for d in shape), tuple(2 * d**2 + d + 1 for d in shape),
+            (side, side, side), (1, 1, 1)]
 
 
 @pytest.mark.parametrize("entry", SMALL, ids=lambda e: e.file.split(".")[0])
 def test_harness_passes_for_every_small_entry_at_one_and_two_levels(entry, tmp_path):
     f = library.load_entry(entry)
-    for levels in (1, 2):
-        binary = compile_c(export.c_source(export.plan(f, levels)), tmp_path / f"k{levels}", "-O0")
-        for size in harness_sizes(f.shape, levels):
-            out = run_harness(binary, size)
-            assert ("GF(2) max error 0" if f.field == "Z2" else "integers in [-4,4] max error 0") in out
+    binary = compile_c(export.c_source(export.plan(f, 2)), tmp_path / "kernel", "-O0")
+    for size in harness_sizes(f.shape):
+        out = run_harness(binary, size)
+        assert ("GF(2) max error 0" if f.field == "Z2" else "integers in [-4,4] max error 0") in out
 
 
 def test_harness_in_single_precision_and_a_failing_check_is_reported(tmp_path):
@@ -88,8 +90,8 @@ def test_c_function_on_strided_blocks_matches_numpy(real, dtype, tmp_path):
     q = change_basis(library.get(2, 2, 2), np.array([[2, 1], [1, 1]]), np.array([[1, 0], [0, 3]]),
                      np.eye(2, dtype=int))
     rng = np.random.default_rng(7)
-    for algorithm, levels in (("strassen", 3), ([(4, 4, 4), (2, 2, 2)], None), ((3, 3, 3), 2),
-                              ((2, 3, 4), 2), (q, 2)):
+    for algorithm, levels in (("strassen", 1), ("strassen", 3), ([(4, 4, 4), (2, 2, 2)], None),
+                              ((3, 3, 3), 2), ((2, 3, 4), 1), (q, 2)):
         plan = export.plan(algorithm, levels)
         kernel = load_shared(export.c_source(plan), tmp_path, real)
         for N, M, P in [(45, 38, 51), (64, 64, 64), (3, 70, 5)]:

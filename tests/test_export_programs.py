@@ -164,3 +164,13 @@ def test_show_reports_additions_before_and_after():
     done = run_cli("show", "--shape", "2x2x2", "--no-formulas")
     assert done.returncode == 0, done.stderr
     assert "additions     18 as written, 15 exported" in done.stdout
+
+
+def test_bench_command_times_a_kernel_and_refuses_gf2_only(tmp_path):
+    done = run_cli("bench", "3,3,3", "--size", "40", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    assert "speedup" in done.stdout and "max relative error" in done.stdout
+    z2 = tmp_path / "z2.json"
+    io.save(library.get(4, 4, 4, field="Z2"), z2)  # rank 47, valid mod 2 only
+    refused = run_cli("bench", str(z2), "--size", "8")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1

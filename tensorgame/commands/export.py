@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tensorgame import export
 
-    algorithms = [_algorithm(spec) for spec in args.algorithms]
+    algorithms = [parse_algorithm(spec) for spec in args.algorithms]
     plan = export.plan(algorithms if len(algorithms) > 1 else algorithms[0], args.levels,
                        "gf2" if args.gf2 else None)
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.name):
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _algorithm(spec: str):
+def parse_algorithm(spec: str):
     """A file path -> its Factorization; 'n,m,p' -> a library shape; 'strassen' -> the name."""
     if os.path.exists(spec):
         from tensorgame import io

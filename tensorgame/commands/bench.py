@@ -1,0 +1,64 @@
+"""`tensorgame bench`: time one exported kernel against native matmul, quickly, on this machine."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="time an exported kernel against native matmul",
+        description="Multiply random N x N float32 matrices with an exported kernel and with native "
+                    "matmul, alternately (so both see the same machine load), and print the "
+                    "medians, the speedup and the max relative error. The full benchmark is "
+                    "experiments/bench_kernels.py.")
+    parser.add_argument("algorithms", nargs="*", default=["strassen"], metavar="ALGORITHM",
+                        help="file, library shape (4,4,4) or 'strassen'; several = one per level")
+    parser.add_argument("--levels", type=int, default=None)
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--backend", choices=("numpy", "jax"), default="numpy")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import statistics
+
+    import numpy as np
+
+    from tensorgame import export
+    from tensorgame.commands.export import parse_algorithm
+    from tensorgame.errors import TensorgameError
+    from tensorgame.export.timing import median_seconds
+
+    if args.size < 1 or args.repeats < 1:
+        raise TensorgameError("--size and --repeats must be positive")
+    algorithms = [parse_algorithm(spec) for spec in args.algorithms]
+    plan = export.plan(algorithms if len(algorithms) > 1 else algorithms[0], args.levels)
+    if plan.gf2:
+        raise TensorgameError("bench times real arithmetic; this algorithm is GF(2)-only")
+    kernel = export.load_python(export.python_source(plan, args.backend))
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (args.size, args.size)).astype(np.float32) for _ in range(2))
+    if args.backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        kernel = jax.jit(kernel)
+        native = jax.jit(lambda x, y: jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST))
+        a, b = jnp.asarray(a), jnp.asarray(b)
+        sync = jax.block_until_ready
+    else:
+        native, sync = np.matmul, (lambda result: result)
+    sync(native(a, b)), sync(kernel(a, b))  # warm-up (and compilation)
+    times = {"native": [], "kernel": []}
+    for _ in range(args.repeats):
+        times["native"].append(median_seconds(lambda: native(a, b), 1, 0, sync))
+        times["kernel"].append(median_seconds(lambda: kernel(a, b), 1, 0, sync))
+    reference = np.asarray(a, np.float64) @ np.asarray(b, np.float64)
+    error = float(np.abs(np.asarray(kernel(a, b)) - reference).max() / np.abs(reference).max())
+    t_native, t_kernel = (statistics.median(times[k]) for k in ("native", "kernel"))
+    print(f"{plan.description}; {args.backend}, float32, N={args.size}, {args.repeats} "
+          f"alternating runs: kernel {t_kernel:.4f} s, native {t_native:.4f} s, speedup "
+          f"{t_native / t_kernel:.3f}x, max relative error {error:.2e}")
+    return 0

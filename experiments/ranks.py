@@ -47,7 +47,7 @@ KNOWN = {
     (3, 3, 5): (36, 36, None, "Smirnov 2013"),
     (3, 4, 4): (38, 38, None, "Smirnov 2013"),
     (3, 4, 5): (47, 47, None, "AlphaTensor 2022"),
-    (3, 5, 5): (58, 58, None, "Sedoglavic & Smirnov 2021"),
+    (3, 5, 5): (58, 58, None, "AlphaTensor 2022 (as in the fmm-catalog sample)"),
     (4, 4, 4): (47, 49, 48, "AlphaTensor 2022 (47 mod 2); Strassen^2 (49 over Z); "
                             "AlphaEvolve 2025 (48 over Q)"),
     (4, 4, 5): (60, 61, None, "Kauers & Moosbauer 2022 (60 mod 2); AlphaEvolve 2025 (61)"),

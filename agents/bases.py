@@ -1,16 +1,18 @@
 """Random changes of basis of the target (AlphaTensor plays the target in many bases).
 
-A basis is a triple of unimodular integer matrices (X, Y, Z) of sizes n, m, p. The target in that
-basis is the image of T_{n,m,p} under DESIGN.md's change of basis (computed from the naive
-factorization); a factorization found there maps back with the inverse matrices, exactly.
+A basis is a triple of unimodular integer matrices (P, Q, R), one per mode of the target tensor
+(sizes n*m, m*p, p*n). The target in that basis is T' = T x1 P x2 Q x3 R, i.e.
+T'[i,j,k] = sum P[i,a] Q[j,b] R[k,c] T[a,b,c]: a term u (x) v (x) w of T becomes
+Pu (x) Qv (x) Rw, so a factorization of T' maps back to one of T exactly through the inverse
+matrices. (Changing the bases of the matrices A, B, C instead, DESIGN.md section 2, leaves
+T_{n,m,p} itself unchanged: it is a symmetry of the tensor, not a new target.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tensorgame.factorization import Factorization, change_basis
-from tensorgame.tensors import matmul_tensor, reconstruct
+from tensorgame.factorization import Factorization
 
 Basis = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -28,23 +30,20 @@ def random_unimodular(rng: np.random.Generator, size: int, max_entry: int) -> np
             return matrix
 
 
-def random_basis(rng: np.random.Generator, shape: tuple[int, int, int], max_entry: int) -> Basis:
-    return tuple(random_unimodular(rng, d, max_entry) for d in shape)
+def random_basis(rng: np.random.Generator, dims: tuple[int, int, int], max_entry: int,
+                 symmetric: bool = False) -> Basis:
+    """Unimodular (P, Q, R) for a target of sizes ``dims``; ``symmetric`` uses one matrix for
+    all three modes, which keeps a cyclically symmetric target symmetric."""
+    if symmetric:
+        matrix = random_unimodular(rng, dims[0], max_entry)
+        return matrix, matrix, matrix
+    return tuple(random_unimodular(rng, d, max_entry) for d in dims)
 
 
-def naive(shape: tuple[int, int, int]) -> Factorization:
-    """The n*m*p-term schoolbook factorization, one unit term per non-zero of T."""
-    target = matmul_tensor(*shape)
-    terms = np.argwhere(target)
-    eye = [np.eye(d, dtype=np.int64) for d in target.shape]
-    return Factorization(shape, "Z", eye[0][terms[:, 0]], eye[1][terms[:, 1]],
-                         eye[2][terms[:, 2]])
-
-
-def transform_target(shape: tuple[int, int, int], basis: Basis) -> np.ndarray:
-    """T_{n,m,p} in ``basis``: [n*m, m*p, p*n] int64."""
-    f = change_basis(naive(shape), *basis)
-    return reconstruct(f.u, f.v, f.w)
+def transform_target(target: np.ndarray, basis: Basis) -> np.ndarray:
+    """The target [I, J, K] in ``basis``: [I, J, K] int64."""
+    p, q, r = basis
+    return np.einsum("ia,jb,kc,abc->ijk", p, q, r, np.asarray(target, np.int64))
 
 
 def inverse(matrix: np.ndarray) -> np.ndarray:
@@ -55,8 +54,9 @@ def inverse(matrix: np.ndarray) -> np.ndarray:
 
 
 def untransform(f: Factorization, basis: Basis) -> Factorization:
-    """A factorization of the target in ``basis`` -> one of T_{n,m,p} (Z2: reduced mod 2)."""
-    back = change_basis(f, *(inverse(m) for m in basis))
+    """A factorization of the target in ``basis`` -> one of the original target (Z2: reduced
+    mod 2). Term-major factors: u_r -> P^-1 u_r, i.e. U -> U P^-T."""
+    u, v, w = (np.asarray(x, np.int64) @ inverse(m).T for x, m in zip((f.u, f.v, f.w), basis))
     if f.field == "Z2":
-        back = back.replace(u=back.u % 2, v=back.v % 2, w=back.w % 2)
-    return back
+        u, v, w = u % 2, v % 2, w % 2
+    return f.replace(u=u, v=v, w=w)

@@ -368,8 +368,8 @@ class Trainer:
         targets, bases = [], []
         for _ in range(config.games):
             if config.basis_change_prob and rng.random() < config.basis_change_prob:
-                basis = random_basis(rng, setup.shape, config.basis_change_entries)
-                tensor = transform_target(setup.shape, basis)
+                basis = random_basis(rng, setup.target.shape, config.basis_change_entries)
+                tensor = transform_target(setup.target, basis)
             else:
                 basis, tensor = None, setup.target
             targets.append(game.pad_target(tensor, size)[0])

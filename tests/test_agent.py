@@ -143,3 +143,28 @@ def test_plot_writes_png_and_rejects_non_runs(tmp_path, capsys):
     assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["plot", str(tmp_path)]) == 2
     assert "no metrics.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_change_of_basis_gives_a_new_target_and_maps_back(symmetric):
+    """A game in a random basis plays a different tensor (the old matrix-level change of basis
+    left T itself unchanged), and a factorization of it maps back to a valid one of T."""
+    from agents.bases import random_basis, transform_target, untransform
+    from tensorgame import library
+    from tensorgame.factorization import verify
+    from tensorgame.tensors import reconstruct
+
+    target = matmul_tensor(2, 2, 2)
+    rng = np.random.default_rng(0)
+    changed = 0
+    for _ in range(20):
+        basis = random_basis(rng, target.shape, 1, symmetric=symmetric)
+        image = transform_target(target, basis)
+        changed += not np.array_equal(image, target)
+        if symmetric:
+            assert np.array_equal(image, image.transpose(1, 2, 0))
+        f = library.get(2, 2, 2)
+        moved = f.replace(u=f.u @ basis[0].T, v=f.v @ basis[1].T, w=f.w @ basis[2].T)
+        assert np.array_equal(reconstruct(moved.u, moved.v, moved.w), image)
+        assert verify(untransform(moved, basis)).valid
+    assert changed >= 15

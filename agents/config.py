@@ -27,6 +27,7 @@ class AgentConfig:
     history: int = 2  # previous moves shown to the network
     basis_change_prob: float = 0.0  # chance a self-play game plays the target in a random basis
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
+    symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
 
     # The network.
     token_entries: int = 0  # factor entries per action token; 0 = whole factor if it fits
@@ -56,6 +57,7 @@ class AgentConfig:
     solution_fraction: float = 0.25  # share replayed from found factorizations, order shuffled
     demo_max_rank: int = 0  # 0 = max_moves
     demo_zero_prob: float = 0.5  # probability of a zero entry in a demonstration factor
+    demo_fixed_prob: float = 0.3  # symmetric game: share of demonstration moves (u, u, +-u)
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
     value_weight: float = 1.0
@@ -70,8 +72,12 @@ class AgentConfig:
     def resolved(self, shape: tuple[int, int, int], field: str) -> "AgentConfig":
         """The config with target-dependent defaults filled in (max_moves, coefficients)."""
         changes: dict[str, Any] = {}
+        if self.symmetric and not shape[0] == shape[1] == shape[2]:
+            raise TensorgameError(f"the symmetric game needs a square target <n,n,n>, got "
+                                  f"<{shape[0]},{shape[1]},{shape[2]}>")
         if self.max_moves == 0:
-            changes["max_moves"] = shape[0] * shape[1] * shape[2]
+            n = shape[0]  # symmetric: the naive algorithm's n symmetric terms and orbits
+            changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * shape[1] * shape[2]
         if field == "Z2":
             changes["coefficients"] = (0, 1)
         out = dataclasses.replace(self, **changes)
@@ -82,7 +88,8 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "basis_change_entries": (1, 3), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
+    "basis_change_entries": (1, 3), "symmetric": (0, 1),
+    "demo_fixed_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),

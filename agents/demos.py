@@ -4,7 +4,9 @@ A demonstration is a random factorization: R terms whose entries are drawn from 
 set (zero with probability ``zero_prob``, the non-zero values uniformly), zero factors repaired,
 entries beyond the target's sizes zero. Their sum is a target of rank <= R; playing the terms in a
 random order gives (state, next move, return) pairs: after t moves the residual is the sum of the
-remaining terms, the next move is term t and the return is -(R - t). The same reader turns a
+remaining terms, the next move is term t and the return is minus the remaining terms' cost. In the
+symmetric game a move is an orbit (cost 3) or, with probability ``fixed_prob``, a symmetric term
+(u, u, +-u) (cost 1). The same reader turns a
 factorization found in self-play into training pairs with its moves shuffled (AlphaTensor's
 move-order augmentation). No known algorithm is used anywhere.
 """
@@ -20,11 +22,12 @@ from tensorgame import game
 
 
 def random_terms(key: jax.Array, dims: chex.Array, count: int, config: game.GameConfig,
-                 zero_prob: float) -> chex.Array:
-    """[count, 3, S] random canonical legal moves for a target of sizes ``dims`` (key consumed)."""
+                 zero_prob: float, fixed_prob: float = 0.0) -> chex.Array:
+    """[count, 3, S] random canonical legal moves for a target of sizes ``dims`` (key consumed);
+    in the symmetric game a share ``fixed_prob`` of them are symmetric terms (u, u, +-u)."""
     s = config.size
     nonzero = jnp.asarray([c for c in config.coefficients if c != 0], jnp.int32)
-    k_zero, k_value, k_fix_pos, k_fix_val = jax.random.split(key, 4)
+    k_zero, k_value, k_fix_pos, k_fix_val, k_sym, k_sign = jax.random.split(key, 6)
     values = nonzero[jax.random.randint(k_value, (count, 3, s), 0, nonzero.shape[0])]
     zero = jax.random.bernoulli(k_zero, zero_prob, (count, 3, s))
     inside = game.dims_mask(dims, config)  # [3, S]
@@ -35,14 +38,22 @@ def random_terms(key: jax.Array, dims: chex.Array, count: int, config: game.Game
     empty = ~jnp.any(terms != 0, axis=-1)  # [count, 3]
     fixed = terms.at[jnp.arange(count)[:, None], jnp.arange(3)[None, :], position].set(fix_value)
     terms = jnp.where(empty[..., None], fixed, terms)
+    if config.symmetric:
+        sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (count, 1)), -1, 1)
+        if config.field == "Z2":
+            sign = jnp.ones_like(sign)
+        symmetric = jnp.stack([terms[:, 0], terms[:, 0], sign * terms[:, 0]], axis=1)
+        pick = jax.random.bernoulli(k_sym, fixed_prob, (count, 1, 1))
+        terms = jnp.where(pick, symmetric, terms)
     return jax.vmap(lambda a: game.canonicalize(a, config))(terms)
 
 
 def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.Array,
                 config: game.GameConfig):
-    """One training pair from a factorization (terms [Rmax, 3, S], the first ``rank`` used).
+    """One training pair from a factorization (moves terms [Rmax, 3, S], the first ``rank``
+    used).
 
-    The terms are played in a random order and the pair is taken after a uniform number of moves
+    The moves are played in a random order and the pair is taken after a uniform number of moves
     t < rank. Returns (Observation, next move [3, S], return []). The key is consumed.
     """
     r_max = terms.shape[0]
@@ -54,7 +65,8 @@ def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.
     t = jax.random.randint(k_t, (), 0, jnp.maximum(rank, 1))
     position = jnp.arange(r_max)
     remaining = (position >= t) & (position < rank)
-    tensors = jnp.einsum("ri,rj,rk->rijk", terms[:, 0], terms[:, 1], terms[:, 2])
+    tensors = jax.vmap(lambda a: game.move_tensor(a, config))(terms)
+    costs = jax.vmap(lambda a: game.move_cost(a, config))(terms)
     residual = jnp.sum(tensors * remaining[:, None, None, None], axis=0)
     if config.field == "Z2":
         residual = residual % 2
@@ -63,31 +75,31 @@ def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.
     recent = jnp.where((index >= 0)[:, None, None], recent, 0)
     obs = Observation(residual=residual.astype(jnp.int32), recent=recent.astype(jnp.int32),
                       move_count=t.astype(jnp.int32), dims=dims)
-    return obs, terms[t], -(rank - t).astype(jnp.float32)
+    return obs, terms[t], -jnp.sum(costs * remaining).astype(jnp.float32)
 
 
 def demonstration_batch(key: jax.Array, dims: chex.Array, batch: int, max_rank: int,
-                        config: game.GameConfig, zero_prob: float):
+                        config: game.GameConfig, zero_prob: float, fixed_prob: float = 0.0):
     """``batch`` pairs from fresh random factorizations of rank 1..max_rank (key consumed).
 
     Returns (Observation [batch, ...], next moves [batch, 3, S], returns [batch])."""
     k_terms, k_rank, k_pairs = jax.random.split(key, 3)
-    terms = jax.vmap(lambda k: random_terms(k, dims, max_rank, config, zero_prob))(
+    terms = jax.vmap(lambda k: random_terms(k, dims, max_rank, config, zero_prob, fixed_prob))(
         jax.random.split(k_terms, batch))
     ranks = jax.random.randint(k_rank, (batch,), 1, max_rank + 1)
     return jax.vmap(lambda k, t, r: replay_pair(k, t, r, dims, config))(
         jax.random.split(k_pairs, batch), terms, ranks)
 
 
-def solution_batch(key: jax.Array, terms: chex.Array, ranks: chex.Array, valid: chex.Array,
+def solution_batch(key: jax.Array, terms: chex.Array, counts: chex.Array, valid: chex.Array,
                    dims: chex.Array, batch: int, config: game.GameConfig):
-    """``batch`` order-shuffled pairs from stored factorizations terms [N, Rmax, 3, S] with ranks
-    [N]; ``valid`` [N] marks filled slots. Returns pairs as ``demonstration_batch`` plus a weight
+    """``batch`` order-shuffled pairs from stored factorizations: moves [N, Rmax, 3, S], of which
+    the first counts [N] are used; ``valid`` [N] marks filled slots. Returns pairs as ``demonstration_batch`` plus a weight
     [batch] (0 when no slot is filled). The key is consumed."""
     k_pick, k_pairs = jax.random.split(key)
     logits = jnp.where(valid, 0.0, -1e9)
     pick = jax.random.categorical(k_pick, logits, shape=(batch,))
     obs, move, ret = jax.vmap(lambda k, t, r: replay_pair(k, t, r, dims, config))(
-        jax.random.split(k_pairs, batch), terms[pick], ranks[pick])
+        jax.random.split(k_pairs, batch), terms[pick], counts[pick])
     weight = jnp.broadcast_to(jnp.any(valid).astype(jnp.float32), (batch,))
     return obs, move, ret, weight

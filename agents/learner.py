@@ -40,8 +40,8 @@ class Targets:
 class Solutions:
     """Found factorizations kept for order-shuffled replay (in the basis they were played)."""
 
-    terms: chex.Array  # [N, max_moves, 3, S] int32
-    ranks: chex.Array  # [N] int32
+    terms: chex.Array  # [N, max_moves, 3, S] int32: the moves
+    counts: chex.Array  # [N] int32: moves used
     valid: chex.Array  # [N] bool
 
 
@@ -52,6 +52,7 @@ class LearnerSpec:
     solution_batch: int
     demo_max_rank: int
     demo_zero_prob: float
+    demo_fixed_prob: float
     value_weight: float
 
 
@@ -60,7 +61,8 @@ def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSp
     solution = round(config.batch_size * config.solution_fraction)
     return LearnerSpec(game=game_config, demo_batch=demo, solution_batch=solution,
                        demo_max_rank=min(config.demo_max_rank, config.max_moves),
-                       demo_zero_prob=config.demo_zero_prob, value_weight=config.value_weight)
+                       demo_zero_prob=config.demo_zero_prob,
+                       demo_fixed_prob=config.demo_fixed_prob, value_weight=config.value_weight)
 
 
 def make_optimizer(config: AgentConfig) -> optax.GradientTransformation:
@@ -88,10 +90,10 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
     if spec.demo_batch:
         obs, move, ret = demos.demonstration_batch(k_demo, dims, spec.demo_batch,
                                                    spec.demo_max_rank, spec.game,
-                                                   spec.demo_zero_prob)
+                                                   spec.demo_zero_prob, spec.demo_fixed_prob)
         parts.append((obs, move, ret, jnp.ones(spec.demo_batch)))
     if spec.solution_batch:
-        parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.ranks,
+        parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.counts,
                                           solutions.valid, dims, spec.solution_batch,
                                           spec.game))
     if not parts:

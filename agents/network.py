@@ -29,7 +29,7 @@ class NetworkSpec:
 
     size: int
     history: int
-    max_moves: int
+    return_scale: int  # typical size of a game's return (moves, times 3 in the symmetric game)
     width: int
     heads: int
     torso_layers: int
@@ -39,7 +39,7 @@ class NetworkSpec:
 
 
 def network_spec(config: AgentConfig, size: int, tokenizer: Tokenizer) -> NetworkSpec:
-    return NetworkSpec(size=size, history=config.history, max_moves=config.max_moves,
+    return NetworkSpec(size=size, history=config.history, return_scale=config.max_moves * (3 if config.symmetric else 1),
                        width=config.width, heads=config.heads, torso_layers=config.torso_layers,
                        decoder_layers=config.decoder_layers, quantiles=config.quantiles,
                        tokenizer=tokenizer)
@@ -129,8 +129,9 @@ class ValueHead(nn.Module):
     def __call__(self, embeddings):  # [B, M, c] -> [B, q]
         h = jnp.mean(embeddings, axis=1)
         h = nn.gelu(nn.Dense(self.spec.width)(h))
-        # Returns are about -max_moves: scale the output so the head starts near that range.
-        return nn.Dense(self.spec.quantiles)(h) * self.spec.max_moves - self.spec.max_moves / 2
+        # Returns are about -return_scale: scale the output so the head starts near that range.
+        scale = self.spec.return_scale
+        return nn.Dense(self.spec.quantiles)(h) * scale - scale / 2
 
 
 class PolicyValueNet(nn.Module):

@@ -68,7 +68,8 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
     target = matmul_tensor(*shape)
     size = max(target.shape)
     game_config = game.GameConfig(size=size, max_moves=config.max_moves, field=field,
-                                  coefficients=config.coefficients, history=config.history)
+                                  coefficients=config.coefficients, history=config.history,
+                                  symmetric=bool(config.symmetric))
     tokenizer = make_tokenizer(size, game_config.coefficients, config.token_entries,
                                config.max_vocabulary)
     net = PolicyValueNet(network_spec(config, size, tokenizer))
@@ -216,7 +217,7 @@ class SolutionStore:
 
     def __init__(self, capacity: int, max_moves: int, size: int):
         self.terms = np.zeros((capacity, max_moves, 3, size), np.int32)
-        self.ranks = np.zeros((capacity,), np.int32)
+        self.counts = np.zeros((capacity,), np.int32)
         self.valid = np.zeros((capacity,), bool)
         self.keys: set[bytes] = set()
         self.cursor = 0
@@ -229,28 +230,28 @@ class SolutionStore:
         if key in self.keys:
             return False
         self.keys.add(key)
-        slot = self.cursor % len(self.ranks)
+        slot = self.cursor % len(self.counts)
         self.terms[slot] = 0
         self.terms[slot, : len(moves)] = moves
-        self.ranks[slot] = len(moves)
+        self.counts[slot] = len(moves)
         self.valid[slot] = True
         self.cursor += 1
         return True
 
     def arrays(self) -> learner_lib.Solutions:
-        return learner_lib.Solutions(terms=self.terms, ranks=self.ranks, valid=self.valid)
+        return learner_lib.Solutions(terms=self.terms, counts=self.counts, valid=self.valid)
 
     def state(self) -> dict:
-        return {"terms": self.terms, "ranks": self.ranks, "valid": self.valid,
+        return {"terms": self.terms, "counts": self.counts, "valid": self.valid,
                 "cursor": np.array(self.cursor, np.int64)}
 
     def restore(self, state: dict) -> None:
         self.terms = np.asarray(state["terms"]).copy()
-        self.ranks = np.asarray(state["ranks"]).copy()
+        self.counts = np.asarray(state["counts"]).copy()
         self.valid = np.asarray(state["valid"]).copy()
         self.cursor = int(state["cursor"])
-        self.keys = {self.terms[i, : self.ranks[i]].tobytes()
-                     for i in range(len(self.ranks)) if self.valid[i]}
+        self.keys = {self.terms[i, : self.counts[i]].tobytes()
+                     for i in range(len(self.counts)) if self.valid[i]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +369,8 @@ class Trainer:
         targets, bases = [], []
         for _ in range(config.games):
             if config.basis_change_prob and rng.random() < config.basis_change_prob:
-                basis = random_basis(rng, setup.target.shape, config.basis_change_entries)
+                basis = random_basis(rng, setup.target.shape, config.basis_change_entries,
+                                     symmetric=setup.game.symmetric)
                 tensor = transform_target(setup.target, basis)
             else:
                 basis, tensor = None, setup.target
@@ -442,13 +444,13 @@ class Trainer:
     def _collect(self, final: game.State, bases: list) -> np.ndarray:
         """Verify and save every solved game; returns ranks per game (0: not solved)."""
         solved = np.all(final.residual == 0, axis=(1, 2, 3))
-        ranks = np.where(solved, final.move_count, 0)
+        ranks = np.where(solved, final.rank, 0)
         for b in np.flatnonzero(solved):
             state = jax.tree.map(lambda x: x[b], final)
             moves = np.asarray(state.moves)[: int(state.move_count)]
             if not self.solutions.add(moves):
                 continue
-            played = Factorization(self.setup.shape, self.setup.field, *game.terms(state))
+            played = Factorization(self.setup.shape, self.setup.field, *game.terms(state, self.setup.game))
             found = untransform(played, bases[b]) if bases[b] is not None else played
             report = verify(found, field=self.setup.field)
             if not report.valid:

@@ -6,6 +6,13 @@ costs -1. The game ends when the residual is zero (an algorithm with ``move_coun
 multiplications), or after ``max_moves`` moves with an extra reward of minus the residual's rank
 upper bound (DESIGN.md, AlphaTensor Methods). Over "Z2" all arithmetic is modulo 2.
 
+Symmetric game (``GameConfig.symmetric``): for a target invariant under the cyclic shift of its
+modes (T[i,j,k] = T[j,k,i], as T_{n,n,n} is in DESIGN.md's convention), a move (u, v, w)
+subtracts its whole orbit u(x)v(x)w + v(x)w(x)u + w(x)u(x)v and costs 3 multiplications, or, when
+u = v = +-w, the single symmetric term u(x)u(x)(+-u) and costs 1. The residual stays symmetric and
+a game needs about a third of the moves (Strassen: one symmetric term and two orbits), so only
+cyclic-symmetric algorithms are reachable. ``State.rank`` counts multiplications.
+
 Every function is jit- and vmap-able; ``GameConfig`` is static (hashable). Stepping a terminated
 state is a no-op with reward 0, so batches of games of different lengths run in one ``lax.scan``.
 """
@@ -36,6 +43,7 @@ class GameConfig:
     field: str = "Z"  # "Z" (integers) or "Z2" (arithmetic mod 2)
     coefficients: tuple[int, ...] = (-2, -1, 0, 1, 2)  # allowed entries of u, v, w
     history: int = 4  # number of past moves the network sees
+    symmetric: bool = False  # cyclic-symmetric game (see the module docstring)
 
     def __post_init__(self):
         if self.field not in ("Z", "Z2"):
@@ -56,6 +64,7 @@ class State:
     dims: chex.Array  # [3] int32: real sizes of the target inside the padding
     moves: chex.Array  # [max_moves, 3, S] int32: moves played, zero rows after move_count
     move_count: chex.Array  # [] int32
+    rank: chex.Array  # [] int32: multiplications of the moves played (= move_count unless symmetric)
     terminated: chex.Array  # [] bool
 
 
@@ -81,6 +90,7 @@ def init(target: chex.Array, dims: chex.Array, config: GameConfig) -> State:
         dims=jnp.asarray(dims, jnp.int32),
         moves=jnp.zeros((config.max_moves, 3, config.size), jnp.int32),
         move_count=jnp.zeros((), jnp.int32),
+        rank=jnp.zeros((), jnp.int32),
         terminated=jnp.all(residual == 0),
     )
 
@@ -94,7 +104,8 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
     """
     chex.assert_shape(action, (3, config.size))
     action = canonicalize(jnp.asarray(action, jnp.int32) * dims_mask(state.dims, config), config)
-    residual = _reduce(state.residual - rank_one(action), config)
+    residual = _reduce(state.residual - move_tensor(action, config), config)
+    cost = move_cost(action, config)
     move_count = state.move_count + 1
     solved = jnp.all(residual == 0)
     out_of_moves = move_count >= config.max_moves
@@ -104,9 +115,10 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
         dims=state.dims,
         moves=state.moves.at[state.move_count].set(action),
         move_count=move_count,
+        rank=state.rank + cost,
         terminated=solved | out_of_moves,
     )
-    reward = (-1 - penalty).astype(jnp.float32)
+    reward = (-cost - penalty).astype(jnp.float32)
     return jax.lax.cond(
         state.terminated,
         lambda: (state, jnp.zeros((), jnp.float32), jnp.ones((), bool)),
@@ -119,18 +131,61 @@ def rank_one(action: chex.Array) -> chex.Array:
     return jnp.einsum("i,j,k->ijk", action[0], action[1], action[2])
 
 
-def canonicalize(action: chex.Array, config: GameConfig) -> chex.Array:
-    """One encoding per rank-1 tensor up to sign: first non-zeros of u and v made positive (the
-    signs move to w); over Z2 entries are reduced mod 2. Shape [3, S] -> [3, S]."""
-    if config.field == "Z2":
-        return action % 2
+def is_symmetric_term(action: chex.Array) -> chex.Array:
+    """[] bool: a canonical action [3, S] of the form (u, u, +-u), a cyclically invariant term."""
+    return jnp.all(action[0] == action[1]) & (jnp.all(action[2] == action[0])
+                                              | jnp.all(action[2] == -action[0]))
 
+
+def rotate(action: chex.Array) -> chex.Array:
+    """(u, v, w) -> (v, w, u), the cyclic shift of the modes: [3, S] -> [3, S]."""
+    return action[jnp.array([1, 2, 0])]
+
+
+def move_tensor(action: chex.Array, config: GameConfig) -> chex.Array:
+    """[S, S, S]: what a canonical move subtracts (its orbit in the symmetric game)."""
+    term = rank_one(action)
+    if not config.symmetric:
+        return term
+    orbit = term + rank_one(rotate(action)) + rank_one(rotate(rotate(action)))
+    return jnp.where(is_symmetric_term(action), term, orbit)
+
+
+def move_cost(action: chex.Array, config: GameConfig) -> chex.Array:
+    """[] int32: multiplications of a canonical move (1, or 3 for an orbit)."""
+    if not config.symmetric:
+        return jnp.ones((), jnp.int32)
+    return jnp.where(is_symmetric_term(action), 1, 3).astype(jnp.int32)
+
+
+def canonicalize(action: chex.Array, config: GameConfig) -> chex.Array:
+    """One encoding per move: first non-zeros of u and v made positive (the signs move to w);
+    over Z2 entries are reduced mod 2; in the symmetric game the smallest (lexicographically) of
+    the three rotations, which give the same orbit. Shape [3, S] -> [3, S]."""
+    one = _canonical_signs if config.field == "Z" else (lambda a: a % 2)
+    if not config.symmetric:
+        return one(action)
+    candidates = [one(action), one(rotate(action)), one(rotate(rotate(action)))]
+    best = candidates[0]
+    for other in candidates[1:]:
+        best = jnp.where(_lex_less(other, best), other, best)
+    return best
+
+
+def _canonical_signs(action: chex.Array) -> chex.Array:
     def sign_of_first_nonzero(x):
         first = x[jnp.argmax(x != 0)]
         return jnp.where(first < 0, -1, 1)
 
     su, sv = sign_of_first_nonzero(action[0]), sign_of_first_nonzero(action[1])
     return jnp.stack([action[0] * su, action[1] * sv, action[2] * su * sv])
+
+
+def _lex_less(a: chex.Array, b: chex.Array) -> chex.Array:
+    """[] bool: a < b in lexicographic order of their flattened entries."""
+    diff = (a - b).ravel()
+    first = diff[jnp.argmax(diff != 0)]
+    return first < 0
 
 
 def dims_mask(dims: chex.Array, config: GameConfig) -> chex.Array:
@@ -190,20 +245,28 @@ def _reduce(tensor: chex.Array, config: GameConfig) -> chex.Array:
     return tensor % 2 if config.field == "Z2" else tensor
 
 
-def terms(state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Host side: the moves played, cut to the target's sizes, as term-major (u, v, w)."""
+def terms(state: State, config: GameConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Host side: the terms of the moves played (orbits expanded in the symmetric game), cut to
+    the target's sizes, as term-major (u, v, w)."""
     count = int(state.move_count)
     moves = np.asarray(state.moves)[:count].astype(np.int64)
+    if config.symmetric:
+        expanded = []
+        for move in moves:
+            fixed = np.array_equal(move[0], move[1]) and (np.array_equal(move[2], move[0]) or
+                                                          np.array_equal(move[2], -move[0]))
+            expanded += [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
+        moves = np.array(expanded, np.int64).reshape(-1, 3, moves.shape[-1])
     dims = np.asarray(state.dims)
     return moves[:, 0, : dims[0]], moves[:, 1, : dims[1]], moves[:, 2, : dims[2]]
 
 
-def to_factorization(state: State, shape: tuple[int, int, int], field: str,
+def to_factorization(state: State, config: GameConfig, shape: tuple[int, int, int],
                      meta: dict | None = None) -> Factorization:
     """Host side: the moves of a (finished) game of <n,m,p> as a Factorization (not verified)."""
     n, m, p = shape
     if tuple(np.asarray(state.dims).tolist()) != (n * m, m * p, p * n):
         raise TensorgameError(f"game sizes {np.asarray(state.dims).tolist()} are not those of "
                               f"<{n},{m},{p}>")
-    u, v, w = terms(state)
-    return Factorization(shape, field, u, v, w, meta or {})
+    u, v, w = terms(state, config)
+    return Factorization(shape, config.field, u, v, w, meta or {})

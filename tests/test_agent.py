@@ -102,7 +102,7 @@ def test_network_shapes_and_demonstrations(setup):
     for b in range(10):
         state = game.State(residual=obs.residual[b], dims=obs.dims[b],
                            moves=jnp.zeros((8, 3, 4), jnp.int32), move_count=jnp.int32(0),
-                           terminated=jnp.bool_(False))
+                           rank=jnp.int32(0), terminated=jnp.bool_(False))
         assert bool(game.is_legal(move[b], state, setup.game))
         assert np.array_equal(game.canonicalize(move[b], setup.game), move[b])
     params = init_params(setup, key)
@@ -168,3 +168,34 @@ def test_change_of_basis_gives_a_new_target_and_maps_back(symmetric):
         assert np.array_equal(reconstruct(moved.u, moved.v, moved.w), image)
         assert verify(untransform(moved, basis)).valid
     assert changed >= 15
+
+
+def test_symmetric_game_demonstrations_and_search():
+    """Symmetric game: demonstration residuals are cyclically symmetric, their returns count 3
+    per orbit and 1 per symmetric term, and the search plays canonical legal moves."""
+    setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "symmetric": 1, "max_moves": 4,
+                                                     "bound_value": 0}), seed=0)
+    assert setup.game.symmetric
+    obs, move, ret = demonstration_batch(jax.random.key(1), jnp.asarray(setup.dims), 64, 4,
+                                         setup.game, 0.5, 0.5)
+    residual = np.asarray(obs.residual)
+    assert np.array_equal(residual, residual.transpose(0, 2, 3, 1))
+    fixed = np.array([bool(game.is_symmetric_term(m)) for m in move])
+    assert 10 < fixed.sum() < 54
+    costs = np.asarray(ret)
+    assert set(np.unique(costs)) <= set(-np.arange(1, 13))
+    for b in range(64):
+        assert np.array_equal(game.canonicalize(move[b], setup.game), move[b])
+        after = residual[b] - np.asarray(game.move_tensor(move[b], setup.game))
+        assert np.array_equal(after, after.transpose(1, 2, 0))
+    target, dims = game.pad_target(setup.target, 4)
+    states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
+        jnp.asarray(np.stack([target] * 2)), jnp.asarray(np.stack([dims] * 2)))
+    params = init_params(setup, jax.random.key(0))
+    moves, weights, action, _ = search(setup.net, params, states, jax.random.key(2),
+                                       setup.search)
+    for m in np.asarray(moves).reshape(-1, 3, 4):
+        if np.any(m):
+            assert np.array_equal(game.canonicalize(jnp.asarray(m), setup.game), m)
+    with pytest.raises(TensorgameError, match="square target"):
+        make_setup((2, 2, 3), "Z", make_config({"symmetric": 1}), seed=0)

@@ -1,6 +1,7 @@
 """TensorGame: jit/vmap over 1024 games against a NumPy reference, and property tests."""
 
 import functools
+import itertools
 
 import chex
 import jax
@@ -94,7 +95,7 @@ def play_all(f, order, field):
     for slot, r in enumerate(order):
         for axis, factor in enumerate(f.factors):
             moves[slot, axis, : factor.shape[1]] = factor[r]
-    return _play_moves(target, dims, moves, config)
+    return (*_play_moves(target, dims, moves, config), config)
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -113,11 +114,11 @@ def test_playing_library_terms_in_any_order_solves_in_exactly_r_moves(shape, fie
     f = library.get(*shape, field=field)
     assert f.field in ("Z", "Z2") and max(np.abs(a).max() for a in f.factors) <= 3
     order = data.draw(st.permutations(range(f.rank)))
-    state, dones = play_all(f, order, field)
+    state, dones, config = play_all(f, order, field)
     assert not np.asarray(state.residual).any()
     assert int(state.move_count) == f.rank
     assert np.asarray(dones).tolist() == [False] * (f.rank - 1) + [True]
-    assert verify(game.to_factorization(state, shape, field)).valid
+    assert verify(game.to_factorization(state, config, shape)).valid
 
 
 @given(seed=st.integers(0, 2**31 - 1), moves=st.integers(1, 6))
@@ -219,4 +220,56 @@ def test_bad_inputs_are_one_line_errors():
         game.GameConfig(field="R")
     target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
     with pytest.raises(TensorgameError, match="not those of"):
-        game.to_factorization(game.init(target, dims, CONFIG), (2, 2, 3), "Z")
+        game.to_factorization(game.init(target, dims, CONFIG), CONFIG, (2, 2, 3))
+
+
+# A cyclic-symmetric Strassen: the symmetric term (a11 + a22)(b11 + b22)(c11 + c22) and two orbits
+# of three terms (found by exhaustive search over {-1, 0, 1} moves of the symmetric game).
+SYMMETRIC_STRASSEN = np.array([
+    [[1, 0, 0, 1], [1, 0, 0, 1], [1, 0, 0, 1]],
+    [[0, 0, 0, 1], [1, 0, -1, 0], [-1, -1, 0, 0]],
+    [[0, 1, 0, -1], [0, 0, 1, 1], [1, 0, 0, 0]],
+], np.int32)
+SYMMETRIC = game.GameConfig(size=4, max_moves=4, field="Z", coefficients=(-1, 0, 1),
+                            symmetric=True)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_symmetric_game_plays_strassen_in_three_moves(order):
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    moves = SYMMETRIC_STRASSEN[list(order)]
+    # Any rotation of an orbit move is the same move.
+    moves[1] = moves[1][[1, 2, 0]]
+    state, dones = _play_moves(target, dims, moves, SYMMETRIC)
+    assert not np.asarray(state.residual).any()
+    assert (int(state.move_count), int(state.rank)) == (3, 7)
+    assert np.asarray(dones).tolist() == [False, False, True]
+    f = game.to_factorization(state, SYMMETRIC, (2, 2, 2))
+    assert f.rank == 7 and verify(f).valid
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_symmetric_moves_keep_the_residual_symmetric_and_cost_one_or_three(seed):
+    rng = np.random.default_rng(seed)
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    moves = rng.integers(-1, 2, size=(3, 3, 4)).astype(np.int32)
+    moves[0, 1] = moves[0, 0]
+    moves[0, 2] = -moves[0, 0]  # a symmetric term (u, u, -u)
+    moves[:, :, 0] = 1  # no zero factor
+    state, _ = _play_moves(target, dims, moves, SYMMETRIC)
+    residual = np.asarray(state.residual)
+    assert np.array_equal(residual, residual.transpose(1, 2, 0))
+    expected = matmul_tensor(2, 2, 2).astype(np.int64)
+    cost = 0
+    for move in moves:
+        fixed = np.array_equal(move[0], move[1]) and (np.array_equal(move[2], move[0]) or
+                                                      np.array_equal(move[2], -move[0]))
+        rotations = [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
+        for a in rotations:
+            expected -= np.einsum("i,j,k->ijk", *a.astype(np.int64))
+        cost += len(rotations)
+    assert np.array_equal(residual, expected)
+    assert int(state.rank) == cost
+    rotated = [jnp.asarray(np.roll(moves[1], k, axis=0)) for k in range(3)]
+    canon = [np.asarray(game.canonicalize(a, SYMMETRIC)) for a in rotated]
+    assert all(np.array_equal(c, canon[0]) for c in canon)

@@ -3,9 +3,9 @@
 
     .venv/bin/python experiments/bench_rediscovery.py [--seeds 0,1,2] [--budget 900] [--warm]
 
-Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen.py` in a fresh
-process with an empty JAX compilation cache (``--warm`` reuses one cache across seeds, as a
-second run on the same machine would). Writes results/agent_rediscovery.csv and the runs' curves
+Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen_symmetric.py` (or
+``--config``) in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
+across seeds, as a second run on the same machine would). Writes results/agent_rediscovery.csv and the runs' curves
 (results/agent_rediscovery_s<seed>.png); runs go to runs/rediscovery_s<seed>.
 """
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--budget", type=float, default=900)
     parser.add_argument("--warm", action="store_true", help="one compilation cache for all")
-    parser.add_argument("--config", default="experiments/strassen.py")
+    parser.add_argument("--config", default="experiments/strassen_symmetric.py")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_rediscovery.csv"))
     args = parser.parse_args()
     rows = []

@@ -1,8 +1,9 @@
 """`make demo`: rediscover a rank-7 <2,2,2> algorithm (Strassen's rank) by self-play from scratch.
 
-Trains the agent with ``experiments/strassen.py`` from a random initialisation (no known algorithm
-anywhere: synthetic random demonstrations and self-play only) until a rank-7 factorization over Z
-appears or the budget ends (``TENSORGAME_DEMO_SECONDS``, default 600), then verifies it exactly,
+Trains the agent with ``experiments/strassen_symmetric.py`` (the cyclic-symmetric game, where a
+move is one symmetric term or an orbit of three terms) from a random initialisation (no known
+algorithm anywhere: synthetic random demonstrations and self-play only) until a rank-7
+factorization over Z appears or the budget ends (``TENSORGAME_DEMO_SECONDS``, default 600), then verifies it exactly,
 checks it on random matrices, prints it as formulas and says where it was saved.
 """
 
@@ -37,10 +38,11 @@ def main() -> int:
 
     seconds = float(os.environ.get("TENSORGAME_DEMO_SECONDS", 600))
     seed = int(os.environ.get("TENSORGAME_DEMO_SEED", 0))
-    config = load_config(ROOT / "experiments" / "strassen.py")
+    config = load_config(ROOT / "experiments" / "strassen_symmetric.py")
     out = ROOT / "runs" / f"demo_{time.strftime('%Y%m%d-%H%M%S')}_s{seed}"
-    print(f"training on <2,2,2> over Z from a random network (seed {seed}), until a rank-7 "
-          f"algorithm appears or {seconds:.0f}s pass; run folder {out.relative_to(ROOT)}")
+    print(f"training on <2,2,2> over Z (cyclic-symmetric game) from a random network (seed "
+          f"{seed}), until a rank-7 algorithm appears or {seconds:.0f}s pass; run folder "
+          f"{out.relative_to(ROOT)}")
     begin = time.perf_counter()
     setup = make_setup((2, 2, 2), "Z", config, seed)
     trainer = Trainer(setup, out, ROOT / "results" / "agent", log=print)

@@ -4,7 +4,7 @@ A basis is a triple of unimodular integer matrices (P, Q, R), one per mode of th
 (sizes n*m, m*p, p*n). The target in that basis is T' = T x1 P x2 Q x3 R, i.e.
 T'[i,j,k] = sum P[i,a] Q[j,b] R[k,c] T[a,b,c]: a term u (x) v (x) w of T becomes
 Pu (x) Qv (x) Rw, so a factorization of T' maps back to one of T exactly through the inverse
-matrices. (Changing the bases of the matrices A, B, C instead, DESIGN.md section 2, leaves
+matrices. (Changing the bases of the matrices A, B, C instead, DESIGN.md section 1, leaves
 T_{n,m,p} itself unchanged: it is a symmetry of the tensor, not a new target.)
 """
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python experiments/bench_targets.py [--budget 300] [--targets 2,2,3:Z,...]
 
-Runs `tensorgame train` per target (configs experiments/larger.py, and experiments/z2_444.py for
-<4,4,4> over Z2) and records the best rank found and the training time at which it was found
+Runs `tensorgame train` per target (configs experiments/larger.py for 2x2x3 and 2x3x3, and the
+cyclic-symmetric game of experiments/symmetric.py for the square 3x3x3 and 4x4x4 over Z2) and records the best rank found and the training time at which it was found
 (from the saved factorization's meta). Writes results/agent_targets.csv and per-run curves
 results/agent_<target>.png; runs go to runs/bench_<target>.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "4,4,4": 47}
-CONFIGS = {"4,4,4:Z2": "experiments/z2_444.py"}
+CONFIGS = {"3,3,3:Z": "experiments/symmetric.py", "4,4,4:Z2": "experiments/symmetric.py"}
 
 
 def main() -> None:

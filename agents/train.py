@@ -398,7 +398,7 @@ class Trainer:
                                    self._global(dims), jnp.float32(scale))
         final, traj = _to_host(final), _to_host(traj)
         played = time.perf_counter()
-        ranks = self._collect(final, bases)
+        ranks = self._collect(final, bases, progress.wall + played - start)
         self.replay.add(traj)
         metrics = self._updates(rng, jax.random.fold_in(update_key, 1), config.updates_per_batch,
                                 selfplay_share=True)
@@ -441,8 +441,9 @@ class Trainer:
             self.progress.updates += 1
         return {name: float(value) for name, value in metrics.items()}
 
-    def _collect(self, final: game.State, bases: list) -> np.ndarray:
-        """Verify and save every solved game; returns ranks per game (0: not solved)."""
+    def _collect(self, final: game.State, bases: list, wall: float) -> np.ndarray:
+        """Verify and save every solved game (found after ``wall`` seconds of training);
+        returns ranks per game (0: not solved)."""
         solved = np.all(final.residual == 0, axis=(1, 2, 3))
         ranks = np.where(solved, final.rank, 0)
         for b in np.flatnonzero(solved):
@@ -455,10 +456,10 @@ class Trainer:
             report = verify(found, field=self.setup.field)
             if not report.valid:
                 raise TensorgameError(f"internal error: a solved game does not verify: {report}")
-            self._save_found(found, basis_changed=bases[b] is not None)
+            self._save_found(found, bases[b] is not None, wall)
         return ranks
 
-    def _save_found(self, f: Factorization, basis_changed: bool) -> None:
+    def _save_found(self, f: Factorization, basis_changed: bool, wall: float) -> None:
         progress = self.progress
         if progress.best_rank and f.rank > progress.best_rank:
             return
@@ -471,7 +472,7 @@ class Trainer:
         meta = {"source": "tensorgame agent self-play", "found_by": "agents.train",
                 "target": [n, m, p], "field": self.setup.field, "seed": self.setup.seed,
                 "iteration": progress.iteration, "learner_step": progress.updates,
-                "wall_time_s": round(progress.wall, 3), "config_hash": self.hash,
+                "wall_time_s": round(wall, 3), "config_hash": self.hash,
                 "played_in_changed_basis": basis_changed}
         f = canonical(f.replace(meta=meta))
         name = f"{self.setup.name}_rank{f.rank}_{self.setup.field}"
@@ -483,7 +484,7 @@ class Trainer:
                 io.save(f, best_path)
         if new_best:
             self.log(f"found a rank-{f.rank} algorithm for <{n},{m},{p}> over {self.setup.field} "
-                     f"after {progress.wall:.1f}s (iteration {progress.iteration})")
+                     f"after {wall:.1f}s (iteration {progress.iteration})")
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -529,7 +530,7 @@ class Trainer:
         final, _ = self.play_fn(self.params, key, self._global(np.ascontiguousarray(target)),
                                 self._global(np.ascontiguousarray(dims)), jnp.float32(0.0))
         final = _to_host(final)
-        ranks = self._collect(final, [None] * games)
+        ranks = self._collect(final, [None] * games, self.progress.wall)
         solved = ranks[ranks > 0]
         return {"solved_fraction": float(solved.size / games),
                 "best_rank": int(solved.min()) if solved.size else None}

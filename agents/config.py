@@ -58,6 +58,7 @@ class AgentConfig:
     demo_max_rank: int = 0  # 0 = max_moves
     demo_zero_prob: float = 0.5  # probability of a zero entry in a demonstration factor
     demo_fixed_prob: float = 0.3  # symmetric game: share of demonstration moves (u, u, +-u)
+    demo_basis_prob: float = 0.0  # chance a demonstration is seen in a random basis
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
     value_weight: float = 1.0
@@ -89,7 +90,7 @@ class AgentConfig:
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
     "basis_change_entries": (1, 3), "symmetric": (0, 1),
-    "demo_fixed_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
+    "demo_fixed_prob": (0.0, 1.0), "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),

@@ -6,7 +6,10 @@ entries beyond the target's sizes zero. Their sum is a target of rank <= R; play
 random order gives (state, next move, return) pairs: after t moves the residual is the sum of the
 remaining terms, the next move is term t and the return is minus the remaining terms' cost. In the
 symmetric game a move is an orbit (cost 3) or, with probability ``fixed_prob``, a symmetric term
-(u, u, +-u) (cost 1). The same reader turns a
+(u, u, +-u) (cost 1). With probability ``basis_prob`` a demonstration is seen in a random basis
+(unimodular matrices on the three modes, entries in {-1, 0, 1}; one matrix in the symmetric game):
+every term u (x) v (x) w becomes Pu (x) Qv (x) Rw, kept when all entries stay in the coefficient
+set, so its terms share one hidden structure. The same reader turns a
 factorization found in self-play into training pairs with its moves shuffled (AlphaTensor's
 move-order augmentation). No known algorithm is used anywhere.
 """
@@ -48,6 +51,44 @@ def random_terms(key: jax.Array, dims: chex.Array, count: int, config: game.Game
     return jax.vmap(lambda a: game.canonicalize(a, config))(terms)
 
 
+def random_unimodular(key: jax.Array, size: int, dim: chex.Array, steps: int = 4) -> chex.Array:
+    """[S, S] int32: a random signed permutation of the first ``dim`` coordinates followed by
+    ``steps`` random row operations (row i += +-row j) among them; identity beyond ``dim``."""
+    k_perm, k_sign, k_rows, k_coef = jax.random.split(key, 4)
+    inside = jnp.arange(size) < dim
+    noise = jnp.where(inside, jax.random.uniform(k_perm, (size,)), 2.0 + jnp.arange(size))
+    sign = jnp.where(inside & jax.random.bernoulli(k_sign, 0.5, (size,)), -1, 1)
+    matrix = jnp.eye(size, dtype=jnp.int32)[jnp.argsort(noise)] * sign[:, None]
+    rows = jax.random.randint(k_rows, (steps, 2), 0, 1 << 20) % dim
+    coef = jnp.where(jax.random.bernoulli(k_coef, 0.5, (steps,)), -1, 1)
+
+    def operate(m, op):
+        (i, j), c = op
+        return jnp.where(i != j, m.at[i].add(c * m[j]), m), None
+
+    return jax.lax.scan(operate, matrix, (rows, coef))[0]
+
+
+def random_bases(key: jax.Array, dims: chex.Array, config: game.GameConfig) -> chex.Array:
+    """[3, S, S]: a random unimodular matrix per mode (one for all three in the symmetric game).
+    The key is consumed."""
+    keys = jax.random.split(key, 3)
+    if config.symmetric:
+        keys = jnp.stack([keys[0]] * 3)
+    return jnp.stack([random_unimodular(keys[f], config.size, dims[f]) for f in range(3)])
+
+
+def change_basis(terms: chex.Array, bases: chex.Array, config: game.GameConfig) -> chex.Array:
+    """Terms [R, 3, S] in the basis bases [3, S, S] (u -> Pu, v -> Qv, w -> Rw; canonical), or
+    unchanged when an entry would leave the coefficient set."""
+    moved = jnp.einsum("fab,rfb->rfa", bases, terms)
+    if config.field == "Z2":
+        moved = moved % 2
+    fits = jnp.all(jnp.isin(moved, jnp.asarray(config.coefficients)))
+    moved = jax.vmap(lambda a: game.canonicalize(a, config))(moved)
+    return jnp.where(fits, moved, terms)
+
+
 def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.Array,
                 config: game.GameConfig):
     """One training pair from a factorization (moves terms [Rmax, 3, S], the first ``rank``
@@ -79,13 +120,19 @@ def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.
 
 
 def demonstration_batch(key: jax.Array, dims: chex.Array, batch: int, max_rank: int,
-                        config: game.GameConfig, zero_prob: float, fixed_prob: float = 0.0):
+                        config: game.GameConfig, zero_prob: float, fixed_prob: float = 0.0,
+                        basis_prob: float = 0.0):
     """``batch`` pairs from fresh random factorizations of rank 1..max_rank (key consumed).
 
     Returns (Observation [batch, ...], next moves [batch, 3, S], returns [batch])."""
-    k_terms, k_rank, k_pairs = jax.random.split(key, 3)
+    k_terms, k_rank, k_pairs, k_basis, k_pick = jax.random.split(key, 5)
     terms = jax.vmap(lambda k: random_terms(k, dims, max_rank, config, zero_prob, fixed_prob))(
         jax.random.split(k_terms, batch))
+    if basis_prob:
+        moved = jax.vmap(lambda k, t: change_basis(t, random_bases(k, dims, config), config))(
+            jax.random.split(k_basis, batch), terms)
+        pick = jax.random.bernoulli(k_pick, basis_prob, (batch, 1, 1, 1))
+        terms = jnp.where(pick, moved, terms)
     ranks = jax.random.randint(k_rank, (batch,), 1, max_rank + 1)
     return jax.vmap(lambda k, t, r: replay_pair(k, t, r, dims, config))(
         jax.random.split(k_pairs, batch), terms, ranks)
@@ -94,8 +141,9 @@ def demonstration_batch(key: jax.Array, dims: chex.Array, batch: int, max_rank: 
 def solution_batch(key: jax.Array, terms: chex.Array, counts: chex.Array, valid: chex.Array,
                    dims: chex.Array, batch: int, config: game.GameConfig):
     """``batch`` order-shuffled pairs from stored factorizations: moves [N, Rmax, 3, S], of which
-    the first counts [N] are used; ``valid`` [N] marks filled slots. Returns pairs as ``demonstration_batch`` plus a weight
-    [batch] (0 when no slot is filled). The key is consumed."""
+    the first counts [N] are used; ``valid`` [N] marks filled slots. Returns pairs as
+    ``demonstration_batch`` plus a weight [batch] (0 when no slot is filled). The key is
+    consumed."""
     k_pick, k_pairs = jax.random.split(key)
     logits = jnp.where(valid, 0.0, -1e9)
     pick = jax.random.categorical(k_pick, logits, shape=(batch,))

@@ -53,6 +53,7 @@ class LearnerSpec:
     demo_max_rank: int
     demo_zero_prob: float
     demo_fixed_prob: float
+    demo_basis_prob: float
     value_weight: float
 
 
@@ -62,7 +63,8 @@ def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSp
     return LearnerSpec(game=game_config, demo_batch=demo, solution_batch=solution,
                        demo_max_rank=min(config.demo_max_rank, config.max_moves),
                        demo_zero_prob=config.demo_zero_prob,
-                       demo_fixed_prob=config.demo_fixed_prob, value_weight=config.value_weight)
+                       demo_fixed_prob=config.demo_fixed_prob,
+                       demo_basis_prob=config.demo_basis_prob, value_weight=config.value_weight)
 
 
 def make_optimizer(config: AgentConfig) -> optax.GradientTransformation:
@@ -90,7 +92,8 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
     if spec.demo_batch:
         obs, move, ret = demos.demonstration_batch(k_demo, dims, spec.demo_batch,
                                                    spec.demo_max_rank, spec.game,
-                                                   spec.demo_zero_prob, spec.demo_fixed_prob)
+                                                   spec.demo_zero_prob, spec.demo_fixed_prob,
+                                                   spec.demo_basis_prob)
         parts.append((obs, move, ret, jnp.ones(spec.demo_batch)))
     if spec.solution_batch:
         parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.counts,

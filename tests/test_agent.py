@@ -199,3 +199,33 @@ def test_symmetric_game_demonstrations_and_search():
             assert np.array_equal(game.canonicalize(jnp.asarray(m), setup.game), m)
     with pytest.raises(TensorgameError, match="square target"):
         make_setup((2, 2, 3), "Z", make_config({"symmetric": 1}), seed=0)
+
+
+@pytest.mark.parametrize("symmetric", [0, 1])
+def test_demonstrations_in_a_random_basis(symmetric):
+    """change_basis maps the terms of a demonstration by one unimodular matrix per mode: their
+    sum is exactly the image of the original sum, entries stay in the coefficient set, and many
+    sparse demonstrations do change."""
+    from agents.demos import change_basis, random_bases, random_terms
+
+    setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "symmetric": symmetric,
+                                                     "max_moves": 4}), seed=0)
+    cfg, dims = setup.game, jnp.asarray(setup.dims)
+    changed = 0
+    for seed in range(40):
+        k_terms, k_basis = jax.random.split(jax.random.key(seed))
+        terms = random_terms(k_terms, dims, 4, cfg, 0.75, 0.3)
+        bases = np.asarray(random_bases(k_basis, dims, cfg))
+        assert all(round(abs(np.linalg.det(b))) == 1 for b in bases)
+        if symmetric:
+            assert np.array_equal(bases[0], bases[1]) and np.array_equal(bases[0], bases[2])
+        moved = np.asarray(change_basis(terms, jnp.asarray(bases), cfg))
+        assert set(np.unique(moved)) <= {-1, 0, 1}
+        before = sum(np.asarray(game.move_tensor(t, cfg)) for t in terms)
+        after = sum(np.asarray(game.move_tensor(jnp.asarray(t), cfg)) for t in moved)
+        if np.array_equal(moved, np.asarray(terms)):
+            continue
+        changed += 1
+        image = np.einsum("ia,jb,kc,abc->ijk", *bases, before)
+        assert np.array_equal(after, image)
+    assert changed >= 10

@@ -27,7 +27,7 @@ def main() -> None:
                  "training_seconds", "budget_s"]))
     print(table(results / "agent_targets.csv",
                 ["target", "field", "best_known", "best_rank", "found_after_training_s",
-                 "batches", "games", "budget_s"]))
+                 "batches", "games", "budget_s", "note"]))
     print(table(results / "agent_throughput.csv",
                 ["batch", "simulations", "samples", "seconds_per_batch", "games_per_s",
                  "simulations_per_s", "compile_s"]))

@@ -77,8 +77,8 @@ class AgentConfig:
             raise TensorgameError(f"the symmetric game needs a square target <n,n,n>, got "
                                   f"<{shape[0]},{shape[1]},{shape[2]}>")
         if self.max_moves == 0:
-            n = shape[0]  # symmetric: the naive algorithm's n symmetric terms and orbits
-            changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * shape[1] * shape[2]
+            n, m, p = shape  # symmetric: the naive algorithm's n symmetric terms and its orbits
+            changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * m * p
         if field == "Z2":
             changes["coefficients"] = (0, 1)
         out = dataclasses.replace(self, **changes)
@@ -89,8 +89,8 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "basis_change_entries": (1, 3), "symmetric": (0, 1),
-    "demo_fixed_prob": (0.0, 1.0), "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
+    "basis_change_entries": (1, 3), "symmetric": (0, 1), "demo_fixed_prob": (0.0, 1.0),
+    "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),

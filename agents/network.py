@@ -39,7 +39,8 @@ class NetworkSpec:
 
 
 def network_spec(config: AgentConfig, size: int, tokenizer: Tokenizer) -> NetworkSpec:
-    return NetworkSpec(size=size, history=config.history, return_scale=config.max_moves * (3 if config.symmetric else 1),
+    return NetworkSpec(size=size, history=config.history,
+                       return_scale=config.max_moves * (3 if config.symmetric else 1),
                        width=config.width, heads=config.heads, torso_layers=config.torso_layers,
                        decoder_layers=config.decoder_layers, quantiles=config.quantiles,
                        tokenizer=tokenizer)

@@ -451,7 +451,8 @@ class Trainer:
             moves = np.asarray(state.moves)[: int(state.move_count)]
             if not self.solutions.add(moves):
                 continue
-            played = Factorization(self.setup.shape, self.setup.field, *game.terms(state, self.setup.game))
+            played = Factorization(self.setup.shape, self.setup.field,
+                                   *game.terms(state, self.setup.game))
             found = untransform(played, bases[b]) if bases[b] is not None else played
             report = verify(found, field=self.setup.field)
             if not report.valid:

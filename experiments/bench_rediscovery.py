@@ -5,8 +5,9 @@
 
 Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen_symmetric.py` (or
 ``--config``) in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
-across seeds, as a second run on the same machine would). Writes results/agent_rediscovery.csv and the runs' curves
-(results/agent_rediscovery_s<seed>.png); runs go to runs/rediscovery_s<seed>.
+across seeds, as a second run on the same machine would). Writes results/agent_rediscovery.csv
+(or ``--output``) and the runs' curves (results/agent_rediscovery_s<seed>.png); runs go to
+runs/rediscovery_s<seed>.
 """
 
 from __future__ import annotations

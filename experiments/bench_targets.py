@@ -3,8 +3,9 @@
     .venv/bin/python experiments/bench_targets.py [--budget 300] [--targets 2,2,3:Z,...]
 
 Runs `tensorgame train` per target (configs experiments/larger.py for 2x2x3 and 2x3x3, and the
-cyclic-symmetric game of experiments/symmetric.py for the square 3x3x3 and 4x4x4 over Z2) and records the best rank found and the training time at which it was found
-(from the saved factorization's meta). Writes results/agent_targets.csv and per-run curves
+cyclic-symmetric game of experiments/symmetric.py for the square 3x3x3 and 4x4x4 over Z2) and
+records the best rank found and the training time at which it was found (from the saved
+factorization's meta). Writes results/agent_targets.csv and per-run curves
 results/agent_<target>.png; runs go to runs/bench_<target>.
 """
 

@@ -3,8 +3,9 @@
 Trains the agent with ``experiments/strassen_symmetric.py`` (the cyclic-symmetric game, where a
 move is one symmetric term or an orbit of three terms) from a random initialisation (no known
 algorithm anywhere: synthetic random demonstrations and self-play only) until a rank-7
-factorization over Z appears or the budget ends (``TENSORGAME_DEMO_SECONDS``, default 600), then verifies it exactly,
-checks it on random matrices, prints it as formulas and says where it was saved.
+factorization over Z appears or the budget ends (``TENSORGAME_DEMO_SECONDS``, default 600), then
+verifies it exactly, checks it on random matrices, prints it as formulas and says where it was
+saved.
 """
 
 from __future__ import annotations

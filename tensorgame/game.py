@@ -64,7 +64,7 @@ class State:
     dims: chex.Array  # [3] int32: real sizes of the target inside the padding
     moves: chex.Array  # [max_moves, 3, S] int32: moves played, zero rows after move_count
     move_count: chex.Array  # [] int32
-    rank: chex.Array  # [] int32: multiplications of the moves played (= move_count unless symmetric)
+    rank: chex.Array  # [] int32: multiplications so far (= move_count unless symmetric)
     terminated: chex.Array  # [] bool
 
 
@@ -253,8 +253,7 @@ def terms(state: State, config: GameConfig) -> tuple[np.ndarray, np.ndarray, np.
     if config.symmetric:
         expanded = []
         for move in moves:
-            fixed = np.array_equal(move[0], move[1]) and (np.array_equal(move[2], move[0]) or
-                                                          np.array_equal(move[2], -move[0]))
+            fixed = bool(is_symmetric_term(jnp.asarray(move)))
             expanded += [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
         moves = np.array(expanded, np.int64).reshape(-1, 3, moves.shape[-1])
     dims = np.asarray(state.dims)

@@ -9,9 +9,9 @@ symmetric game a move is an orbit (cost 3) or, with probability ``fixed_prob``, 
 (u, u, +-u) (cost 1). With probability ``basis_prob`` a demonstration is seen in a random basis
 (unimodular matrices on the three modes, entries in {-1, 0, 1}; one matrix in the symmetric game):
 every term u (x) v (x) w becomes Pu (x) Qv (x) Rw, kept when all entries stay in the coefficient
-set, so its terms share one hidden structure. The same reader turns a
-factorization found in self-play into training pairs with its moves shuffled (AlphaTensor's
-move-order augmentation). No known algorithm is used anywhere.
+set, so its terms share one hidden structure. The same reader turns a factorization found in
+self-play into training pairs with its moves shuffled (AlphaTensor's move-order augmentation).
+No known algorithm is used anywhere.
 """
 
 from __future__ import annotations
@@ -89,23 +89,23 @@ def change_basis(terms: chex.Array, bases: chex.Array, config: game.GameConfig) 
     return jnp.where(fits, moved, terms)
 
 
-def replay_pair(key: jax.Array, terms: chex.Array, rank: chex.Array, dims: chex.Array,
+def replay_pair(key: jax.Array, terms: chex.Array, count: chex.Array, dims: chex.Array,
                 config: game.GameConfig):
-    """One training pair from a factorization (moves terms [Rmax, 3, S], the first ``rank``
+    """One training pair from a factorization (moves terms [Rmax, 3, S], the first ``count``
     used).
 
     The moves are played in a random order and the pair is taken after a uniform number of moves
-    t < rank. Returns (Observation, next move [3, S], return []). The key is consumed.
+    t < count. Returns (Observation, next move [3, S], return []). The key is consumed.
     """
     r_max = terms.shape[0]
     k_perm, k_t = jax.random.split(key)
-    # Random order of the first ``rank`` terms (the rest stay behind them).
-    noise = jax.random.uniform(k_perm, (r_max,)) + (jnp.arange(r_max) >= rank)
+    # Random order of the first ``count`` moves (the rest stay behind them).
+    noise = jax.random.uniform(k_perm, (r_max,)) + (jnp.arange(r_max) >= count)
     order = jnp.argsort(noise)
     terms = terms[order]
-    t = jax.random.randint(k_t, (), 0, jnp.maximum(rank, 1))
+    t = jax.random.randint(k_t, (), 0, jnp.maximum(count, 1))
     position = jnp.arange(r_max)
-    remaining = (position >= t) & (position < rank)
+    remaining = (position >= t) & (position < count)
     tensors = jax.vmap(lambda a: game.move_tensor(a, config))(terms)
     costs = jax.vmap(lambda a: game.move_cost(a, config))(terms)
     residual = jnp.sum(tensors * remaining[:, None, None, None], axis=0)

@@ -253,17 +253,18 @@ def test_symmetric_moves_keep_the_residual_symmetric_and_cost_one_or_three(seed)
     rng = np.random.default_rng(seed)
     target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
     moves = rng.integers(-1, 2, size=(3, 3, 4)).astype(np.int32)
+    moves[:, :, 0] = 1  # no zero factor
     moves[0, 1] = moves[0, 0]
     moves[0, 2] = -moves[0, 0]  # a symmetric term (u, u, -u)
-    moves[:, :, 0] = 1  # no zero factor
     state, _ = _play_moves(target, dims, moves, SYMMETRIC)
     residual = np.asarray(state.residual)
     assert np.array_equal(residual, residual.transpose(1, 2, 0))
     expected = matmul_tensor(2, 2, 2).astype(np.int64)
     cost = 0
-    for move in moves:
+    for index, move in enumerate(moves):
         fixed = np.array_equal(move[0], move[1]) and (np.array_equal(move[2], move[0]) or
                                                       np.array_equal(move[2], -move[0]))
+        assert fixed or index > 0
         rotations = [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
         for a in rotations:
             expected -= np.einsum("i,j,k->ijk", *a.astype(np.int64))

@@ -7,11 +7,11 @@ random order gives (state, next move, return) pairs: after t moves the residual 
 remaining terms, the next move is term t and the return is minus the remaining terms' cost. In the
 symmetric game a move is an orbit (cost 3) or, with probability ``fixed_prob``, a symmetric term
 (u, u, +-u) (cost 1). With probability ``basis_prob`` a demonstration is seen in a random basis
-(unimodular matrices on the three modes, entries in {-1, 0, 1}; one matrix in the symmetric game):
-every term u (x) v (x) w becomes Pu (x) Qv (x) Rw, kept when all entries stay in the coefficient
-set, so its terms share one hidden structure. The same reader turns a factorization found in
-self-play into training pairs with its moves shuffled (AlphaTensor's move-order augmentation).
-No known algorithm is used anywhere.
+(unimodular matrices on the three modes, a signed permutation and a few row operations; one
+matrix in the symmetric game): every term u (x) v (x) w becomes Pu (x) Qv (x) Rw, kept when all
+entries stay in the coefficient set, so its terms share one hidden structure. The same reader
+turns a factorization found in self-play into training pairs with its moves shuffled
+(AlphaTensor's move-order augmentation). No known algorithm is used anywhere.
 """
 
 from __future__ import annotations

@@ -22,15 +22,22 @@ _INT64_SAFE = 2**62
 
 
 def exact_array(values: Any) -> np.ndarray:
-    """A 2-D exact coefficient array: int64 if every entry is an integer, else Fractions."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+    """A 2-D exact coefficient array: int64 if every entry is an integer that fits, else an
+    object array of Fractions (integers beyond int64 included, never wrapped)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub" and (
+            values.dtype.kind != "u" or values.size == 0 or int(values.max()) < 2**63):
         return values.astype(np.int64).reshape((0, 0) if values.shape == (0,) else values.shape)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        values = values.astype(object)  # uint64 values >= 2^63: exact Python integers
     array = np.asarray(values, dtype=object)
     if array.ndim == 1 and array.size == 0:
         array = array.reshape(0, 0)
     distinct, inverse = _distinct_objects(array)
-    exact = [Fraction(x) for x in distinct]
-    if all(x.denominator == 1 for x in exact):
+    try:
+        exact = [Fraction(x) for x in distinct]
+    except (TypeError, ValueError, OverflowError) as error:  # None, "abc", nan, inf
+        raise TensorgameError(f"coefficients must be exact numbers: {error}") from None
+    if all(x.denominator == 1 and -2**63 <= x.numerator < 2**63 for x in exact):
         return np.array([int(x) for x in exact], dtype=np.int64)[inverse].reshape(array.shape)
     return np.array(exact + [None], dtype=object)[:-1][inverse].reshape(array.shape)
 
@@ -73,7 +80,7 @@ class Factorization:
             arrays[name] = array
         if not arrays["u"].shape[0] == arrays["v"].shape[0] == arrays["w"].shape[0]:
             raise TensorgameError("u, v and w must hold the same number of terms")
-        if self.field in ("Z", "Z2") and any(a.dtype == object for a in arrays.values()):
+        if self.field in ("Z", "Z2") and not all(is_integral(a) for a in arrays.values()):
             raise TensorgameError(f"field {self.field} needs integer coefficients")
         for name, array in arrays.items():
             object.__setattr__(self, name, array)
@@ -114,10 +121,13 @@ class Report:
     rank: int
     wrong_entries: int
     first_wrong: tuple[tuple[int, int, int], ...]  # up to 5 indices of wrong entries
+    reason: str = ""  # set when the verdict is not about wrong entries (e.g. a field rule)
 
     def summary(self) -> str:
         if self.valid:
             return f"valid over {self.field}, rank {self.rank}"
+        if self.reason:
+            return self.reason
         first = ",".join(map(str, self.first_wrong[0]))
         return f"{self.wrong_entries} wrong entries, first at ({first})"
 
@@ -125,8 +135,11 @@ class Report:
 def verify(f: Factorization, field: str | None = None, target: np.ndarray | None = None) -> Report:
     """Check ``f`` exactly over ``field`` (default: its own) against ``target`` (default: T).
 
-    Integers stay int64 while a bound shows no overflow is possible, else Python integers;
-    rationals are scaled to integers by a common denominator per factor. Never floats.
+    The field rules live here: over "Z" and "Z2" every coefficient must be an integer (a
+    factorization with a non-integer coefficient is no Z or Z2 algorithm, whatever its sum);
+    over "Z2" the sum is compared modulo 2. Integers stay int64 while a bound shows no overflow is
+    possible, else Python integers; rationals are scaled to integers by a common denominator per
+    factor. Never floats. Memory stays proportional to the target tensor (see ``verify_terms``).
     """
     field = f.field if field is None else field
     target = f.target() if target is None else np.asarray(target)
@@ -135,34 +148,78 @@ def verify(f: Factorization, field: str | None = None, target: np.ndarray | None
 
 def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray,
                  field: str = "Z") -> Report:
-    """Exact check that term-major u [R, I], v [R, J], w [R, K] sum to ``target`` [I, J, K]."""
+    """Exact check that term-major u [R, I], v [R, J], w [R, K] sum to ``target`` [I, J, K].
+
+    Working memory is a small multiple of the target's I*J*K entries whatever R and the density
+    of the factors: sparse terms are scattered in bounded chunks, dense ones are summed as an
+    integer matrix product over a few terms at a time. With coefficients too large for int64
+    (Python integers), a check of more than ``MAX_BIG_PRODUCTS`` products is refused as a
+    TensorgameError rather than run for minutes.
+    """
     if field not in FIELDS:
         raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
     u, v, w = (a if isinstance(a, np.ndarray) and a.dtype == object else exact_array(a)
                for a in (u, v, w))
     target = exact_array(np.asarray(target).reshape(-1)).reshape(np.shape(target))
+    if (u.ndim, v.ndim, w.ndim) != (2, 2, 2) or not u.shape[0] == v.shape[0] == w.shape[0]:
+        raise TensorgameError(f"factors must be [R, I], [R, J], [R, K] with one R, got shapes "
+                              f"{u.shape}, {v.shape}, {w.shape}")
     if (u.shape[1], v.shape[1], w.shape[1]) != target.shape:
         raise TensorgameError(
             f"factor lengths {(u.shape[1], v.shape[1], w.shape[1])} do not match target "
             f"shape {target.shape}")
+    rank = int(u.shape[0])
+    if field != "Q" and not all(is_integral(a) for a in (u, v, w)):
+        return Report(valid=False, field=field, rank=rank, wrong_entries=0, first_wrong=(),
+                      reason=f"has non-integer coefficients, so it is no {field} algorithm")
     (u, du), (v, dv), (w, dw) = (_integerize(a) for a in (u, v, w))
     scale = du * dv * dw
     if field == "Z2":
-        if scale % 2 == 0:
-            raise TensorgameError("rational coefficients with even denominators have no value mod 2")
-        u, v, w = u % 2, v % 2, w % 2
+        u, v, w = (_small(a % 2) for a in (u, v, w))
     total = _sum_of_terms(u, v, w, target.shape)
-    difference = total - target * scale
+    if total.dtype != object and _largest(target) * scale + _largest(total) < _INT64_SAFE:
+        total -= target.astype(np.int64) if scale == 1 else target.astype(np.int64) * scale
+    else:
+        total = total.astype(object) - target.astype(object) * scale
     if field == "Z2":
-        difference = difference % 2
-    wrong = np.argwhere(difference != 0)
+        total %= 2
+    difference = total.reshape(-1)
+    wrong = int(np.count_nonzero(difference))
+    first = []
+    for start in range(0, difference.size if wrong else 0, 2**20):
+        first.extend(start + np.flatnonzero(difference[start:start + 2**20])[:5 - len(first)])
+        if len(first) == 5:
+            break
     return Report(
-        valid=len(wrong) == 0,
+        valid=wrong == 0,
         field=field,
-        rank=int(u.shape[0]),
-        wrong_entries=len(wrong),
-        first_wrong=tuple(tuple(int(x) for x in idx) for idx in wrong[:5]),
+        rank=rank,
+        wrong_entries=wrong,
+        first_wrong=tuple(tuple(int(x) for x in np.unravel_index(i, target.shape))
+                          for i in first),
     )
+
+
+def is_integral(array: np.ndarray) -> bool:
+    """True if every coefficient of an exact array is an integer."""
+    array = np.asarray(array)
+    if array.dtype != object:
+        return array.dtype.kind in "iub"
+    return all(Fraction(x).denominator == 1 for x in _distinct_objects(array)[0])
+
+
+def _largest(array: np.ndarray) -> int:
+    """max |x| as a Python int (np.abs maps int64's -2^63 to itself, so it is not used)."""
+    if array.size == 0:
+        return 0
+    return max(-int(array.min()), int(array.max()))
+
+
+def _small(array: np.ndarray) -> np.ndarray:
+    """An integer array as int64 when its values fit, else unchanged (object)."""
+    if array.dtype != object or _largest(array) >= _INT64_SAFE:
+        return array
+    return array.astype(np.int64)
 
 
 def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
@@ -178,24 +235,54 @@ def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
     return np.array(scaled + [None], dtype=object)[:-1][inverse].reshape(array.shape), d
 
 
+MAX_BIG_PRODUCTS = 2**24  # products summed with Python integers (about 10 s) before refusing
+_CHUNK_PRODUCTS = 2**21  # sparse products scattered at once (~100 MB of index arrays)
+
+
 def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
                   shape: tuple[int, int, int]) -> np.ndarray:
-    """Exact sum of the rank-1 terms, scattering only non-zero products (all terms at once).
+    """Exact sum of the rank-1 terms in memory proportional to the I*J*K entries of ``shape``.
 
-    Term r contributes nnz(u_r) * nnz(v_r) * nnz(w_r) products; their flat indices and values
-    are built for all terms together by index arithmetic and added with ``np.add.at``.
+    Term r has nnz(u_r) * nnz(v_r) * nnz(w_r) non-zero products. Terms with few of them are
+    scattered (flat indices and values by index arithmetic, ``np.add.at``) in chunks of at most
+    ``_CHUNK_PRODUCTS`` products; terms with many (a sixteenth of I*J*K or more) are summed as
+    (u_r (x) v_r)^T @ w_r matrix products, at most K terms at a time, so no intermediate
+    exceeds I*J*K entries. int64 is used while a bound on every partial sum shows it cannot
+    overflow, else Python integers.
     """
-    def largest(a):
-        return int(np.abs(a).max()) if a.size else 0
-
-    bound = u.shape[0] * largest(u) * largest(v) * largest(w)
+    size_i, size_j, size_k = shape
+    volume = size_i * size_j * size_k
+    bound = u.shape[0] * _largest(u) * _largest(v) * _largest(w)
     dtype = np.int64 if bound < _INT64_SAFE else object
-    terms, index = np.nonzero(u)
-    values = u[terms, index].astype(dtype)
-    for factor in (v, w):
-        terms, index, values = _outer_nonzeros(terms, index, values, factor, dtype)
-    total = np.zeros(int(np.prod(shape)), dtype=dtype)
-    np.add.at(total, index, values)
+    counts = [np.count_nonzero(a, axis=1).astype(np.int64) for a in (u, v, w)]
+    products = counts[0] * counts[1] * counts[2]  # each <= I*J*K, no overflow
+    dense = products * 16 >= volume
+    if dtype is object:
+        work = int(products[~dense].sum()) + int(dense.sum()) * volume
+        if work > MAX_BIG_PRODUCTS:
+            raise TensorgameError(
+                f"coefficients beyond 64-bit integers and {work} products to sum: too large "
+                f"for an exact check with big integers (limit {MAX_BIG_PRODUCTS})")
+    total = np.zeros(volume, dtype=dtype)
+    sparse_terms = np.flatnonzero(~dense)
+    start = 0
+    while start < sparse_terms.size:  # chunks of consecutive sparse terms
+        cumulative = np.cumsum(products[sparse_terms[start:]])
+        stop = start + max(1, int(np.searchsorted(cumulative, _CHUNK_PRODUCTS, side="right")))
+        pick = sparse_terms[start:stop]
+        terms, index = np.nonzero(u[pick])
+        values = u[pick][terms, index].astype(dtype)
+        for factor in (v[pick], w[pick]):
+            terms, index, values = _outer_nonzeros(terms, index, values, factor, dtype)
+        np.add.at(total, index, values)
+        start = stop
+    dense_terms = np.flatnonzero(dense)
+    block = max(1, size_k)
+    flat = total.reshape(size_i * size_j, size_k)
+    for start in range(0, dense_terms.size, block):
+        pick = dense_terms[start:start + block]
+        uv = (u[pick].astype(dtype)[:, :, None] * v[pick].astype(dtype)[:, None, :])
+        flat += uv.reshape(pick.size, size_i * size_j).T @ w[pick].astype(dtype)
     return total.reshape(shape)
 
 

@@ -9,23 +9,27 @@ a Z2 coefficient other than 0/1, an unknown field or format tag, invalid JSON, a
 ``MAX_FILE_BYTES``) is one TensorgameError line naming the file and the problem. Z2 files hold
 coefficients 0/1 only: ``save`` writes a Z2 factorization reduced mod 2, ``load`` rejects others.
 
-``import_file`` reads DeepMind's AlphaTensor npz files and the JSON schemes of the
-FastMatrixMultiplication collection. The npz members that hold pickled object arrays are read
-by a restricted unpickler that admits only numpy's array reconstruction; nothing else is ever
-unpickled (no ``allow_pickle=True``).
+Only regular files are read, and never more than ``MAX_FILE_BYTES`` (``/dev/zero``, a named
+pipe or a directory is refused in one line, whatever size it reports). ``write_atomic`` is the
+one atomic writer of the commands: temp file beside the target, fsync, rename; the mode follows
+the umask (or the file it replaces), and temp files left behind by a killed writer are removed.
+
+Importers of published data (DeepMind npz, FastMatrixMultiplication JSON) live in
+``tensorgame.importers``; ``import_file`` here is the same function.
 """
 
 from __future__ import annotations
 
+import errno
+import glob
 import gzip
-import io
 import json
 import math
 import os
-import pickle
 import re
+import stat
 import tempfile
-import zipfile
+import zlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from tensorgame.errors import TensorgameError
-from tensorgame.factorization import FIELDS, Factorization, exact_array, verify_terms
-from tensorgame.tensors import matmul_tensor
+from tensorgame.factorization import FIELDS, Factorization
 
 FORMAT = "tensorgame/factorization-v1"
 MAX_FILE_BYTES = 64 * 2**20  # also the limit on decompressed .gz content and npz members
@@ -42,45 +45,29 @@ MAX_VOLUME = 4096  # n*m*p: the target tensor has (n*m*p)^2 entries
 MAX_COEFFICIENT = 2**62  # numerators and denominators stay below this
 _REQUIRED = ("format", "shape", "field", "rank", "u", "v", "w")
 _OPTIONAL = ("meta",)
+MAX_META_DEPTH = 32  # nesting of lists and objects inside "meta"
 _FRACTION = re.compile(r"-?[0-9]+/[0-9]+")
-
-DEEPMIND_META = {
-    "licence": "CC BY 4.0",
-    "attribution": ("DeepMind, AlphaTensor: Fawzi et al., Discovering faster matrix multiplication "
-                    "algorithms with reinforcement learning, Nature 610, 47-53 (2022), "
-                    "github.com/google-deepmind/alphatensor"),
-}
-FMM_META = {
-    "licence": "MIT",
-    "attribution": ("FastMatrixMultiplication collection, Copyright (c) 2025 Andrew Perminov, "
-                    "github.com/dronperminov/FastMatrixMultiplication"),
-}
-
 
 # ----------------------------------------------------------------------------- v1 JSON
 
 def load(path: str | os.PathLike) -> Factorization:
     """Read a v1 file (``.json`` or ``.json.gz``); any problem is a one-line TensorgameError."""
-    return from_json(_parse_json(_read_limited(path), path), str(path))
+    return from_json(parse_json(read_bytes(path), path), str(path))
 
 
 def save(f: Factorization, path: str | os.PathLike) -> None:
-    """Write ``f`` as v1 JSON (gzip if the name ends in .gz), atomically: temp file + os.replace."""
-    path = Path(path)
+    """Write ``f`` as v1 JSON (gzip if the name ends in .gz) with ``write_atomic``."""
     data = dumps(f).encode()
-    if path.name.endswith(".gz"):
+    if Path(path).name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomic(path, data)
+
+
+def import_file(path: str | os.PathLike) -> list[Factorization]:
+    """Factorizations in a published file (see ``tensorgame.importers.import_file``)."""
+    from tensorgame.importers import import_file as read_published
+
+    return read_published(path)
 
 
 def to_json(f: Factorization) -> dict:
@@ -139,6 +126,8 @@ def from_json(obj: Any, source: str = "<json>") -> Factorization:
     meta = obj.get("meta", {})
     if not isinstance(meta, dict):
         fail(f"meta must be a JSON object, got {type(meta).__name__}")
+    if _depth(meta) > MAX_META_DEPTH:
+        fail(f"meta is nested more than {MAX_META_DEPTH} levels deep")
     arrays = {}
     for name, length in (("u", n * m), ("v", m * p), ("w", p * n)):
         rows = obj[name]
@@ -192,6 +181,8 @@ def _parse_rational(value: Any, where: str, fail) -> int | Fraction:
         fail(f"coefficient {_short(value)} at {where} must be an integer or a \"p/q\" string")
     if not _FRACTION.fullmatch(value):
         fail(f"malformed fraction {_short(value)} at {where} (expected \"p/q\")")
+    if any(len(x.lstrip("-").lstrip("0")) > 19 for x in value.split("/")):  # before int(): no
+        fail(f"fraction at {where} is too large (limit 2^62)")  # 4,300-digit ValueError
     numerator, denominator = (int(x) for x in value.split("/"))
     if denominator == 0:
         fail(f"malformed fraction {_short(value)} at {where} (zero denominator)")
@@ -205,14 +196,16 @@ def coefficient_to_json(x) -> int | str:
     return int(x) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, depth: int = 0) -> Any:
     """Meta as plain JSON values (numpy scalars and arrays converted); else a TensorgameError."""
+    if depth > MAX_META_DEPTH:
+        raise TensorgameError(f"meta is nested more than {MAX_META_DEPTH} levels deep")
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, depth + 1) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return _plain(value.tolist(), depth)
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, str)):
@@ -220,6 +213,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value):
         return value
     raise TensorgameError(f"meta value {_short(value)} cannot be written as JSON")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of lists and dicts, without recursion (a parsed file can be deep)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_META_DEPTH + 1:
+                break
+            stack.extend((x, depth + 1) for x in (item.values() if isinstance(item, dict)
+                                                 else item))
+    return deepest
 
 
 def _is_int(value: Any) -> bool:
@@ -231,26 +238,159 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _read_limited(path: str | os.PathLike) -> bytes:
-    """The file's bytes (decompressed for .gz), refusing anything over MAX_FILE_BYTES."""
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a regular file (decompressed for .gz), never more than MAX_FILE_BYTES.
+
+    Special files are refused before anything is read: the size of /dev/zero or /dev/urandom
+    reads as 0 and a named pipe would block, so the file is opened without blocking, checked to
+    be a regular file, and read with a hard cap whatever its size claims.
+    """
+    limit = MAX_FILE_BYTES
     try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            raise TensorgameError(f"{path}: file too large ({size} bytes > {MAX_FILE_BYTES})")
-        with open(path, "rb") as handle:
-            data = handle.read()
-        if str(path).endswith(".gz"):
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
-                data = unzipped.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                raise TensorgameError(f"{path}: decompressed content over {MAX_FILE_BYTES} bytes")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise TensorgameError(f"{path}: cannot read: {_reason(error)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise TensorgameError(f"{path}: cannot read: {kind}")
+        if info.st_size > limit:
+            raise TensorgameError(f"{path}: file too large ({info.st_size} bytes > {limit})")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            data = handle.read(limit + 1)
+            if len(data) > limit:  # grew while being read
+                raise TensorgameError(f"{path}: file too large (over {limit} bytes)")
+            if str(path).endswith(".gz"):
+                handle.seek(0)
+                with gzip.GzipFile(fileobj=handle) as unzipped:
+                    data = unzipped.read(limit + 1)
+                if len(data) > limit:
+                    raise TensorgameError(f"{path}: decompressed content over {limit} bytes")
         return data
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise TensorgameError(f"{path}: cannot read: {reason}") from None
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        raise TensorgameError(f"{path}: cannot read: {_reason(error)}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
-def _parse_json(data: bytes, path) -> Any:
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    if isinstance(error, zlib.error):
+        return f"corrupt compressed data ({error})"
+    if isinstance(error, EOFError):
+        return f"compressed data ends early ({error})"
+    return str(error) or type(error).__name__
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Replace ``path`` by ``data`` atomically; every failure is a one-line TensorgameError.
+
+    The data goes to a temp file beside the target (``.NAME.PID.XXXX.tmp``), is fsynced and
+    renamed over the target, so readers see the old file or the new one and a failure (disk
+    full, read-only file system, Ctrl-C) leaves the old file and no temp file. The new file gets
+    the mode of the file it replaces, else 0666 minus the umask. Temp files of this name left by
+    a writer that was killed (its process is gone) are removed. Missing parent folders are
+    created. Existing targets that are not regular files (devices, pipes, folders) are refused:
+    a rename would replace them.
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode()
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        raise _write_error(path, error) from None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        kind = "a directory" if stat.S_ISDIR(existing.st_mode) else "not a regular file"
+        raise TensorgameError(f"{path}: cannot write: {kind} (refusing to replace it)")
+    mode = (stat.S_IMODE(existing.st_mode) if existing is not None
+            else 0o666 & ~_umask())
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise TensorgameError(f"{path}: cannot write: a file is in the way of folder "
+                              f"{_file_in_the_way(parent)}") from None
+    except OSError as error:
+        raise _write_error(path, error) from None
+    prefix = f".{path.name[:100]}."
+    _remove_stale_temps(parent, prefix)
+    temp = None
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp",
+                                        dir=parent)
+        with os.fdopen(handle, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+        temp = None
+    except OSError as error:
+        raise _write_error(path, error) from None
+    finally:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def _write_error(path: Path, error: OSError) -> TensorgameError:
+    reason = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        reason += " (nothing was written)"
+    return TensorgameError(f"{path}: cannot write: {reason}")
+
+
+def _file_in_the_way(folder: Path) -> Path:
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return folder
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temps(folder: Path, prefix: str) -> None:
+    """Remove ``PREFIX<pid>.*.tmp`` files whose writer process no longer exists."""
+    for name in glob.glob(glob.escape(str(folder / prefix)) + "*.tmp"):
+        pid_text = os.path.basename(name)[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        except (PermissionError, OverflowError, ValueError):
+            pass  # alive (another user's) or not a pid: keep
+
+
+def parse_json(data: bytes, path) -> Any:
+    """Strict JSON (no NaN or Infinity, no duplicate keys); a one-line TensorgameError."""
     def reject_constant(name):
         raise ValueError(f"{name} is not valid JSON")
 
@@ -268,184 +408,5 @@ def _parse_json(data: bytes, path) -> Any:
     except json.JSONDecodeError as error:
         raise TensorgameError(f"{path}: invalid JSON: {error.msg} at line {error.lineno} "
                               f"column {error.colno}") from None
-    except (ValueError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:  # incl. integers over 4,300 digits
         raise TensorgameError(f"{path}: invalid JSON: {error}") from None
-
-
-# ----------------------------------------------------------------------------- import
-
-def import_file(path: str | os.PathLike) -> list[Factorization]:
-    """Factorizations in a published file, format detected from its content.
-
-    DeepMind npz (one per key "n,m,p"), a FastMatrixMultiplication JSON scheme, or a v1 file.
-    Each imported factorization's field is decided by exact verification: valid over Z (or over
-    Q when some coefficient is not an integer) gives that field; else valid mod 2 gives "Z2"
-    (coefficients reduced mod 2); anything else is a one-line TensorgameError.
-    """
-    data = _read_limited(path)
-    if data[:4] == b"PK\x03\x04":
-        return _import_npz(data, path)
-    obj = _parse_json(data, path)
-    if isinstance(obj, dict) and "format" in obj:
-        return [from_json(obj, str(path))]
-    if isinstance(obj, dict) and {"n", "m", "u", "v", "w"} <= set(obj):
-        return [_import_fmm(obj, path)]
-    raise TensorgameError(f"{path}: not a DeepMind npz, FastMatrixMultiplication JSON or "
-                          f"{FORMAT} file")
-
-
-def exact_field(shape: tuple[int, int, int], u, v, w, source: str,
-                meta: dict | None = None) -> Factorization:
-    """The Factorization of these exact coefficients over the strongest field it is valid in."""
-    u, v, w = (exact_array(a) for a in (u, v, w))
-    n, m, p = shape
-    if (u.shape[1], v.shape[1], w.shape[1]) != (n * m, m * p, p * n):
-        raise TensorgameError(f"{source}: factor lengths do not fit <{n},{m},{p}>")
-    target = matmul_tensor(*shape)
-    integral = all(a.dtype != object for a in (u, v, w))
-    report = verify_terms(u, v, w, target, "Q")
-    if report.valid:
-        field = "Z" if integral else "Q"
-        return Factorization(shape=shape, field=field, u=u, v=v, w=w, meta=meta or {})
-    if integral and verify_terms(u, v, w, target, "Z2").valid:
-        return Factorization(shape=shape, field="Z2", u=u % 2, v=v % 2, w=w % 2, meta=meta or {})
-    reason = report.summary()
-    shape_text = ",".join(map(str, shape))
-    raise TensorgameError(f"{source}: not a factorization of <{shape_text}> over Z, Q or "
-                          f"mod 2 ({reason})")
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits exactly the globals numpy needs to rebuild an ndarray; refuses everything else."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
-            return getattr(np, name)
-        if name == "_reconstruct" and module in ("numpy.core.multiarray",
-                                                  "numpy._core.multiarray"):
-            return _reconstruct()
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-
-
-def _reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct as reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct as reconstruct
-    return reconstruct
-
-
-def _read_npy(raw: bytes, where: str) -> np.ndarray:
-    """One .npy member: plain arrays via np.load(allow_pickle=False), object arrays restricted."""
-    stream = io.BytesIO(raw)
-    try:
-        version = np.lib.format.read_magic(stream)
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = header(stream)
-        if dtype != object:
-            return np.load(io.BytesIO(raw), allow_pickle=False)
-        array = _NumpyOnlyUnpickler(stream).load()
-    except pickle.UnpicklingError as error:
-        raise TensorgameError(f"{where}: unsafe or invalid pickle: {error}") from None
-    except Exception as error:  # numpy's readers raise many types on corrupt input
-        raise TensorgameError(f"{where}: unreadable .npy member: "
-                              f"{type(error).__name__}: {error}") from None
-    if not isinstance(array, np.ndarray) or array.shape != shape:
-        raise TensorgameError(f"{where}: object member is not the array its header announces")
-    return array
-
-
-def _import_npz(data: bytes, path) -> list[Factorization]:
-    name = os.path.basename(path)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except zipfile.BadZipFile as error:
-        raise TensorgameError(f"{path}: not a valid npz/zip file: {error}") from None
-    out = []
-    for info in members:
-        where = f"{path}[{info.filename}]"
-        key = info.filename.removesuffix(".npy")
-        if not re.fullmatch(r"[0-9]+,[0-9]+,[0-9]+", key) or not info.filename.endswith(".npy"):
-            raise TensorgameError(f"{where}: expected members named 'n,m,p.npy'")
-        if info.file_size > MAX_FILE_BYTES:
-            raise TensorgameError(f"{where}: member too large ({info.file_size} bytes)")
-        shape = tuple(int(x) for x in key.split(","))
-        if min(shape) < 1 or math.prod(shape) > MAX_VOLUME:
-            raise TensorgameError(f"{where}: unsupported shape <{key}>")
-        array = _read_npy(archive.read(info), where)
-        u, v, w = _deepmind_factors(array, shape, where)
-        meta = {"source": f"DeepMind AlphaTensor, {name} key '{key}'", **DEEPMIND_META}
-        out.append(exact_field(shape, u, v, w, where, meta))
-    return out
-
-
-def _deepmind_factors(array: np.ndarray, shape, where: str):
-    """Term-major exact u, v, w from DeepMind's factor-major (3, n*m, R) or object (3,) layout."""
-    n, m, p = shape
-    lengths = (n * m, m * p, p * n)
-    if array.dtype == object:
-        if array.shape != (3,):
-            raise TensorgameError(f"{where}: object array must have shape (3,), got {array.shape}")
-        factors = list(array)
-    else:
-        factors = list(array) if array.ndim == 3 and array.shape[0] == 3 else None
-        if factors is None:
-            raise TensorgameError(f"{where}: expected an array (3, n*m, R), got {array.shape}")
-    ranks = set()
-    out = []
-    for name, factor, length in zip("uvw", factors, lengths):
-        if not (isinstance(factor, np.ndarray) and factor.ndim == 2 and factor.shape[0] == length
-                and factor.dtype.kind in "iuf"):
-            got = getattr(factor, "shape", type(factor).__name__)
-            raise TensorgameError(f"{where}: factor {name} must be a numeric ({length}, R) array, "
-                                  f"got {got}")
-        ranks.add(factor.shape[1])
-        out.append(_exact_from_numbers(factor.T, f"{where} factor {name}"))
-    if len(ranks) != 1:
-        raise TensorgameError(f"{where}: factors disagree on the rank: {sorted(ranks)}")
-    return out
-
-
-def _exact_from_numbers(array: np.ndarray, where: str) -> np.ndarray:
-    """Integers stay int64; floats become exact Fractions, each a short dyadic one (p / 2^k)."""
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64)
-    if not np.all(np.isfinite(array)):
-        raise TensorgameError(f"{where}: non-finite coefficient")
-    distinct, inverse = np.unique(array, return_inverse=True)
-    values = [Fraction(float(x)) for x in distinct]
-    for x in values:
-        if x.denominator > 2**16 or abs(x.numerator) >= MAX_COEFFICIENT:
-            raise TensorgameError(f"{where}: coefficient {float(x)!r} is not a short dyadic "
-                                  f"fraction (p/2^k, k <= 16)")
-    if all(x.denominator == 1 for x in values):
-        return np.array([int(x) for x in values], dtype=np.int64)[inverse].reshape(array.shape)
-    return np.array(values + [None], dtype=object)[:-1][inverse].reshape(array.shape)
-
-
-def _import_fmm(obj: dict, path) -> Factorization:
-    """A FastMatrixMultiplication scheme: {"n": [n,m,p], "m": R, "z2": bool, "u", "v", "w"}."""
-    def fail(problem: str):
-        raise TensorgameError(f"{path}: {problem}")
-
-    shape = obj["n"]
-    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(d) and d >= 1
-                                                                 for d in shape)):
-        fail(f"'n' must be three positive integers, got {_short(shape)}")
-    if math.prod(shape) > MAX_VOLUME:
-        fail(f"shape {shape} is too large")
-    n, m, p = shape
-    rank = obj["m"]
-    if not _is_int(rank):
-        fail(f"'m' (the rank) must be an integer, got {_short(rank)}")
-    arrays = []
-    for name, length in (("u", n * m), ("v", m * p), ("w", p * n)):
-        rows = obj[name]
-        if not isinstance(rows, list) or len(rows) != rank:
-            fail(f"'m' says rank {rank} but {name} has "
-                 f"{len(rows) if isinstance(rows, list) else 'no list of'} terms")
-        arrays.append(_parse_rows(rows, name, length, "Q", fail))
-    meta = {"source": f"FastMatrixMultiplication scheme {os.path.basename(path)}", **FMM_META}
-    return exact_field((n, m, p), *arrays, str(path), meta)

@@ -1,7 +1,14 @@
-"""Training curves of a run (metrics.jsonl rows) as one PNG."""
+"""Training curves of a run (metrics.jsonl rows) as one PNG.
+
+Rows are read as written by the trainer, but any field may be missing or not a number (an older
+run, a hand-edited file): curves then use what is there. Without a numeric ``wall`` on every row
+the x axis is the self-play batch instead of training seconds.
+"""
 
 from __future__ import annotations
 
+import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -10,24 +17,55 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_run(rows: list[dict], output: Path, title: str = "") -> None:
-    """Loss curves, best rank over wall time, and the ranks of solved games per batch."""
-    wall = [r["wall"] for r in rows]
+def _number(value) -> float:
+    """A finite JSON number as float, else NaN (a gap in the curve)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range
+            return math.nan
+        return number if math.isfinite(number) else math.nan
+    return math.nan
+
+
+def _ranks(row: dict) -> dict[int, float]:
+    """{rank: count} from a row's "ranks" object; malformed keys or counts are left out."""
+    ranks = row.get("ranks")
+    if not isinstance(ranks, dict):
+        return {}
+    out = {}
+    for key, count in ranks.items():
+        if isinstance(key, str) and key.isdigit() and len(key) < 10 and _number(count) >= 0:
+            out[int(key)] = _number(count)
+    return out
+
+
+def render_run(rows: list[dict], title: str = "") -> bytes:
+    """Loss curves, best rank over wall time, and the ranks of solved games per batch, as PNG."""
+    walls = [_number(r.get("wall")) for r in rows]
+    if rows and all(math.isfinite(w) for w in walls):
+        x, x_label = walls, "training seconds"
+    else:
+        x, x_label = list(range(1, len(rows) + 1)), "self-play batch"
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for name in ("loss", "policy_loss", "value_loss"):
-        axes[0].plot(wall, [r.get(name) for r in rows], label=name)
-    axes[0].set(xlabel="training seconds", ylabel="loss", title="learner losses")
+        axes[0].plot(x, [_number(r.get(name)) for r in rows], label=name)
+    axes[0].set(xlabel=x_label, ylabel="loss", title="learner losses")
     axes[0].legend()
-    best = [(w, r["best_rank"]) for w, r in zip(wall, rows) if r.get("best_rank")]
+    best = [(xi, _number(r.get("best_rank"))) for xi, r in zip(x, rows)]
+    best = [(xi, b) for xi, b in best if b > 0]
     if best:
         axes[1].step(*zip(*best), where="post", marker="o")
-    axes[1].set(xlabel="training seconds", ylabel="rank", title="best rank found")
-    ranks = sorted({int(k) for r in rows for k in r.get("ranks", {})})
+    axes[1].set(xlabel=x_label, ylabel="rank", title="best rank found")
+    per_row = [_ranks(r) for r in rows]
+    games = []  # solved plus unsolved games of each batch
+    for counts, r in zip(per_row, rows):
+        residual = _number(r.get("residual_games"))
+        games.append(max(sum(counts.values()) + (residual if residual >= 0 else 0.0), 1.0))
+    ranks = sorted({k for counts in per_row for k in counts})
     bottom = [0.0] * len(rows)
     for rank in ranks:
-        share = [r.get("ranks", {}).get(str(rank), 0)
-                 / max(sum(r.get("ranks", {}).values()) + r.get("residual_games", 0), 1)
-                 for r in rows]
+        share = [counts.get(rank, 0) / total for counts, total in zip(per_row, games)]
         axes[2].bar(range(1, len(rows) + 1), share, bottom=bottom, label=f"rank {rank}")
         bottom = [b + s for b, s in zip(bottom, share)]
     axes[2].set(xlabel="self-play batch", ylabel="share of games",
@@ -36,6 +74,14 @@ def plot_run(rows: list[dict], output: Path, title: str = "") -> None:
         axes[2].legend()
     fig.suptitle(title)
     fig.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=90)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
+    return buffer.getvalue()
+
+
+def plot_run(rows: list[dict], output: Path, title: str = "") -> None:
+    """``render_run`` written to ``output`` atomically (tensorgame.io.write_atomic)."""
+    from tensorgame.io import write_atomic
+
+    write_atomic(output, render_run(rows, title))

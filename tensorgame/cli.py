@@ -3,7 +3,9 @@
 Each command module defines ``register(subparsers)``, which adds its parser(s) and sets
 ``func(args) -> int``. Modules import heavy dependencies (JAX) inside ``func`` so that light
 commands start fast. Any TensorgameError (bad file, flag or value) becomes one line on stderr and
-exit status 2; Ctrl-C exits 130 after the command has kept what it saved; a closed output pipe
+exit status 2 (control characters in it, e.g. from a file name, escaped); so do running out of
+memory and nesting too deep for Python, the two ways hostile input can still fail outside the
+checks. Ctrl-C exits 130 after the command has kept what it saved; a closed output pipe
 (`| head`) ends quietly.
 """
 
@@ -16,7 +18,7 @@ import pkgutil
 import sys
 
 from tensorgame import commands
-from tensorgame.errors import TensorgameError
+from tensorgame.errors import TensorgameError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except TensorgameError as error:
-        print(f"tensorgame {args.command}: error: {error}", file=sys.stderr)
+        print(f"tensorgame {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"tensorgame {args.command}: error: out of memory", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"tensorgame {args.command}: error: input nested too deeply", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"tensorgame {args.command}: interrupted", file=sys.stderr)

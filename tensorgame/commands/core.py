@@ -8,9 +8,10 @@ import re
 import sys
 from pathlib import Path
 
-from tensorgame.errors import TensorgameError
+from tensorgame.errors import TensorgameError, one_line
 
 MAX_VOLUME = 4096  # as tensorgame.io.MAX_VOLUME, without importing numpy at start-up
+_SHAPE = re.compile(r"\s*([0-9]{1,9})\s*[x,]\s*([0-9]{1,9})\s*[x,]\s*([0-9]{1,9})\s*")
 
 
 def register(subparsers) -> None:
@@ -81,9 +82,11 @@ def run_verify(args) -> int:
         try:
             f = io.load(path)
             result = _check(f, args.field or f.field, verify)
-        except TensorgameError as error:
-            print(f"tensorgame verify: error: {error}", file=sys.stderr)
-            results.append({"path": path, "valid": None, "error": str(error)})
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the others
+            message = str(error) if isinstance(error, TensorgameError) else (
+                f"{path}: unexpected {type(error).__name__}: {error}")
+            print(f"tensorgame verify: error: {one_line(message)}", file=sys.stderr)
+            results.append({"path": path, "valid": None, "error": message})
             status = 2
             continue
         result = {"path": path, **result}
@@ -107,7 +110,7 @@ def _check(f, field: str, verify) -> dict:
 
 def _verdict_line(result: dict) -> str:
     shape = "<" + ",".join(map(str, result["shape"])) + ">"
-    head = f"{result['path']}  {shape} {result['field']} rank {result['rank']}"
+    head = f"{one_line(result['path'])}  {shape} {result['field']} rank {result['rank']}"
     return f"OK  {head}" if result["valid"] else f"INVALID  {head}: {result['reason']}"
 
 
@@ -125,9 +128,9 @@ def run_show(args) -> int:
     if (args.file is None) == (args.shape is None):
         raise TensorgameError("give either FILE or --shape NxMxP")
     if args.file is not None:
-        f, title = io.load(args.file), args.file
+        f, title = io.load(args.file), one_line(args.file)
     else:
-        f = library.get(*parse_shape(args.shape), field=args.field)
+        f = library.get(*parse_shape(args.shape, "--shape"), field=args.field)
         title = f"library {args.shape} over {args.field}: {f.meta.get('library_file', 'naive')}"
     n, m, p = f.shape
     report = verify(f)
@@ -144,7 +147,7 @@ def run_show(args) -> int:
         from tensorgame.export import additions
         before, after = additions(f)
         lines.append(f"additions     {before} as written, {after} exported (basis search + CSE)")
-    lines += [f"{key:<13} {value}" for key, value in f.meta.items()]
+    lines += [f"{one_line(key):<13} {one_line(value)}" for key, value in f.meta.items()]
     if not args.no_formulas:
         lines += [""] + formulas.render(f)
     print("\n".join(lines))
@@ -161,14 +164,21 @@ def coefficient_set(values, limit: int = 8) -> str:
     return "{" + ", ".join(text) + "}"
 
 
-def parse_shape(text: str) -> tuple[int, int, int]:
-    match = re.fullmatch(r"\s*([0-9]+)\s*[x,]\s*([0-9]+)\s*[x,]\s*([0-9]+)\s*", text)
+def parse_shape(text: str, flag: str = "shape",
+                max_volume: int | None = MAX_VOLUME) -> tuple[int, int, int]:
+    """The one shape parser of the commands: "2x3x4" or "2,3,4" (spaces allowed) -> (2, 3, 4).
+
+    Every problem is a one-line TensorgameError naming ``flag``: not three positive integers, or
+    n*m*p over ``max_volume`` (None: no limit; the caller then checks its own sizes).
+    """
+    match = _SHAPE.fullmatch(text)
     if not match or min(int(x) for x in match.groups()) < 1:
-        raise TensorgameError(f"shape must look like 2x3x4 (three positive integers), "
-                              f"got {text!r}")
+        raise TensorgameError(f"{flag} must look like 2x3x4 or 2,3,4 (three positive "
+                              f"integers), got {text!r}")
     shape = tuple(int(x) for x in match.groups())
-    if shape[0] * shape[1] * shape[2] > MAX_VOLUME:
-        raise TensorgameError(f"shape {text} is too large (n*m*p > {MAX_VOLUME})")
+    if max_volume is not None and shape[0] * shape[1] * shape[2] > max_volume:
+        raise TensorgameError(f"{flag} {text.strip()} is too large (n*m*p = "
+                              f"{shape[0] * shape[1] * shape[2]} > {max_volume})")
     return shape
 
 
@@ -177,25 +187,32 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 def run_import(args) -> int:
     from tensorgame import io
 
+    if args.out.exists() and not args.out.is_dir():
+        raise TensorgameError(f"--out {args.out}: exists and is not a folder")
     status = 0
     for path in args.files:
         try:
             imported = io.import_file(path)
-        except TensorgameError as error:
-            print(f"tensorgame import: error: {error}", file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the others
+            message = str(error) if isinstance(error, TensorgameError) else (
+                f"{path}: unexpected {type(error).__name__}: {error}")
+            print(f"tensorgame import: error: {one_line(message)}", file=sys.stderr)
             status = 2
             continue
         prefix = Path(path).name.removesuffix(".gz").removesuffix(".json").removesuffix(".npz")
         for f in imported:
             name = f"{prefix}_{'x'.join(map(str, f.shape))}_rank{f.rank}_{f.field}.json"
             target = args.out / name
-            if target.exists() and not args.force:
-                print(f"tensorgame import: error: {target} exists (use --force to overwrite)",
-                      file=sys.stderr)
+            try:
+                if target.exists() and not args.force:
+                    raise TensorgameError(f"{target} exists (use --force to overwrite)")
+                io.save(f, target)
+            except TensorgameError as error:
+                print(f"tensorgame import: error: {one_line(error)}", file=sys.stderr)
                 status = 2
                 continue
-            io.save(f, target)
-            print(f"wrote {target}  <{','.join(map(str, f.shape))}> {f.field} rank {f.rank}")
+            print(f"wrote {one_line(target)}  <{','.join(map(str, f.shape))}> {f.field} "
+                  f"rank {f.rank}")
     return status
 
 
@@ -206,7 +223,7 @@ def run_list(args) -> int:
 
     rows = library.catalog()
     if args.shape:
-        wanted = sorted(parse_shape(args.shape))
+        wanted = sorted(parse_shape(args.shape, "--shape"))
         rows = [e for e in rows if sorted(e.shape) == wanted]
     if args.field:
         rows = [e for e in rows if e.field == args.field]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
-from tensorgame.errors import TensorgameError
-
-_SHAPE = re.compile(r"^\s*(\d+)\s*[,x]\s*(\d+)\s*[,x]\s*(\d+)\s*$")
+from tensorgame.commands.core import parse_shape
+from tensorgame.errors import TensorgameError, one_line
 
 
 def register(subparsers) -> None:
@@ -53,13 +51,6 @@ def register(subparsers) -> None:
     plot.set_defaults(func=run_plot)
 
 
-def parse_shape(text: str) -> tuple[int, int, int]:
-    match = _SHAPE.match(text)
-    if not match or min(int(x) for x in match.groups()) < 1:
-        raise TensorgameError(f"--target must look like 2,2,2, got {text!r}")
-    return tuple(int(x) for x in match.groups())
-
-
 def enable_compilation_cache() -> None:
     """Keep compiled XLA programs between runs (the first run of a config compiles ~1 min)."""
     import jax
@@ -71,7 +62,7 @@ def enable_compilation_cache() -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    shape = parse_shape(args.target)
+    shape = parse_shape(args.target, "--target")
     if args.seconds is not None and args.seconds <= 0:
         raise TensorgameError("--seconds must be positive")
     if args.iterations is not None and args.iterations < 1:
@@ -130,21 +121,30 @@ def run_plot(args: argparse.Namespace) -> int:
     metrics_file = run / "metrics.jsonl"
     if not metrics_file.is_file():
         raise TensorgameError(f"{run}: no metrics.jsonl (not a training run folder?)")
+    from tensorgame.io import read_bytes
+
+    try:
+        lines = read_bytes(metrics_file).decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise TensorgameError(f"{metrics_file}: not UTF-8 text") from None
     rows = []
-    for number, line in enumerate(metrics_file.read_text().splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(metrics_file.read_text().splitlines()):
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            if number == len(lines):
                 break  # a run killed while writing its last line
             raise TensorgameError(f"{metrics_file}:{number}: not JSON") from None
+        if not isinstance(row, dict):
+            raise TensorgameError(f"{metrics_file}:{number}: not a JSON object")
+        rows.append(row)
     if not rows:
         raise TensorgameError(f"{metrics_file}: empty")
     output = Path(args.output or run / "curves.png")
     from agents.plots import plot_run
 
-    plot_run(rows, output, title=str(run))
-    print(f"wrote {output}")
+    plot_run(rows, output, title=str(run))  # written atomically; errors are one line
+    print(f"wrote {one_line(output)}")
     return 0

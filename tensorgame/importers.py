@@ -5,9 +5,10 @@ Every imported factorization's field is decided by exact verification (``exact_f
 that verifies over no field is an error, never a written file. The npz members that hold
 pickled object arrays are read by a restricted unpickler that admits only numpy's array
 reconstruction; nothing else is ever unpickled (no ``allow_pickle=True``). Archive members are
-read with a hard byte cap whatever sizes the archive's headers claim, and every way a member
-can be corrupt (bad CRC, bad deflate data, unknown compression, encryption, a .npy header that
-announces more data than there is) is one TensorgameError line.
+read with a hard byte cap whatever sizes the archive's headers claim (stored or deflated
+members only: those decompress in bounded steps), and every way a member can be corrupt (bad
+CRC, bad deflate data, unknown compression, encryption, a .npy header that announces more data
+than there is) is one TensorgameError line.
 """
 
 from __future__ import annotations
@@ -141,6 +142,11 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     limit = io.MAX_FILE_BYTES
     if info.file_size > limit:
         raise TensorgameError(f"{where}: member too large ({info.file_size} bytes)")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        # bzip2 and lzma members are decompressed in one unbounded call (177 bytes of bzip2
+        # hold 200 MB of zeros); numpy writes stored or deflated members only
+        raise TensorgameError(f"{where}: unsupported compression method {info.compress_type} "
+                              f"(npz members are stored or deflated)")
     try:
         with archive.open(info) as member:
             raw = member.read(limit + 1)

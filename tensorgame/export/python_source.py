@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import linecache
 
+from tensorgame.export import lean
 from tensorgame.export.program import LinearProgram, Program
 from tensorgame.export.schedule import Plan
 
 BACKENDS = ("numpy", "jax")
 
 _PRELUDE = {
-    ("numpy", False): '''import numpy as np
+    ("numpy", False): '''import threading
 
-xp = np
+import numpy as np
+
+GF2 = False
 
 
-def _leaf(a, b):
-    return np.matmul(a, b)
+def _leaf(a, b, out):
+    np.matmul(a, b, out=out)
+
+
+def _accumulate(out, a, b):
+    np.add(out, np.matmul(a, b), out=out)
 ''',
     ("jax", False): '''import jax
 import jax.numpy as jnp
@@ -36,14 +43,24 @@ PRECISION = jax.lax.Precision.HIGHEST  # full float32 products at the leaves (no
 def _leaf(a, b):
     return jnp.matmul(a, b, precision=PRECISION)
 ''',
-    ("numpy", True): '''import numpy as np
+    ("numpy", True): '''import threading
 
-xp = np
+import numpy as np
+
+GF2 = True
 
 
-def _leaf(a, b):
+def _product(a, b):
     """GF(2) product: uint8 sums wrap mod 256, which keeps their parity."""
-    return (np.matmul(a.astype(np.uint8), b.astype(np.uint8)) & 1).astype(a.dtype)
+    return np.matmul(a.astype(np.uint8), b.astype(np.uint8)) & 1
+
+
+def _leaf(a, b, out):
+    np.copyto(out, _product(a, b), casting="unsafe")
+
+
+def _accumulate(out, a, b):
+    np.bitwise_xor(out, _product(a, b).astype(out.dtype), out=out)
 ''',
     ("jax", True): '''import jax.numpy as jnp
 
@@ -92,6 +109,77 @@ def _multiply(A, B, level):
 '''
 
 
+_NUMPY_DIVIDE = '''
+
+def _divide(x, d):
+    """Exact division of an output block, in place, by the common denominator d."""
+    if np.issubdtype(x.dtype, np.integer):
+        np.floor_divide(x, d, out=x)
+    else:
+        np.divide(x, d, out=x)
+'''
+
+_NUMPY_DRIVER = '''
+
+_WORK = threading.local()  # per thread: the workspace of the last call's shapes
+
+
+def _workspace(level, A, B, C, dims, counts):
+    """Workspace buffers of one level: counts[0] of A's block shape, then B's, then C's.
+
+    Allocated once per shape and reused by every call with the same shapes (in this thread);
+    a call with other shapes frees them.
+    """
+    bn, bm, bp = dims
+    key = (level, A.shape, B.shape, C.shape, A.dtype, B.dtype, C.dtype)
+    cache = _WORK.buffers
+    if key not in cache:
+        cache[key] = tuple([np.empty(X.shape[:-2] + shape, X.dtype) for _ in range(count)]
+                           for X, shape, count in ((A, (bn, bm), counts[0]),
+                                                   (B, (bm, bp), counts[1]),
+                                                   (C, (bn, bp), counts[2])))
+    return cache[key]
+
+
+def {name}(A, B):
+    """C = A @ B for A [..., N, M] and B [..., M, P]: {description}."""
+    A, B = np.asarray(A), np.asarray(B)
+    if A.ndim < 2 or B.ndim < 2:
+        raise ValueError(f"matmul needs matrices, got shapes {{A.shape}} and {{B.shape}}")
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"inner dimensions differ: A is {{A.shape}}, B is {{B.shape}}")
+    if not GF2 and (A.dtype == np.bool_ or B.dtype == np.bool_):
+        raise TypeError("boolean matrices need GF(2) arithmetic (export with --gf2) or a cast "
+                        "to an integer type: real-arithmetic kernels subtract")
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    C = np.empty(batch + (A.shape[-2], B.shape[-1]), np.result_type(A.dtype, B.dtype))
+    key = (A.shape, B.shape, A.dtype, B.dtype)
+    if getattr(_WORK, "key", None) != key:
+        _WORK.key, _WORK.buffers = key, {{}}
+    _multiply(A, B, C, 0)
+    return C
+
+
+def _multiply(A, B, C, level):
+    """C = A @ B (C preallocated; no other array is written)."""
+    if level == len(_SCHEDULE):
+        return _leaf(A, B, C)
+    kernel, (n, m, p) = _SCHEDULE[level]
+    N, M, P = A.shape[-2], A.shape[-1], B.shape[-1]
+    bn, bm, bp = N // n, M // m, P // p
+    if min(bn, bm, bp) == 0:
+        return _leaf(A, B, C)
+    Nc, Mc, Pc = n * bn, m * bm, p * bp
+    kernel(A[..., :Nc, :Mc], B[..., :Mc, :Pc], C[..., :Nc, :Pc], level)
+    if Mc < M:
+        _accumulate(C[..., :Nc, :Pc], A[..., :Nc, Mc:], B[..., Mc:, :Pc])
+    if Pc < P:
+        _leaf(A[..., :Nc, :], B[..., :, Pc:], C[..., :Nc, Pc:])
+    if Nc < N:
+        _leaf(A[..., Nc:, :], B, C[..., Nc:, :])
+'''
+
+
 def python_source(plan: Plan, backend: str = "numpy", name: str = "matmul") -> str:
     """The module text defining ``name(A, B)`` for ``plan`` on ``backend`` ("numpy" or "jax")."""
     if backend not in BACKENDS:
@@ -99,15 +187,18 @@ def python_source(plan: Plan, backend: str = "numpy", name: str = "matmul") -> s
     kernels = {}
     for program in plan.levels:
         kernels.setdefault(program.label, program)
+    numpy = backend == "numpy"
     lines = [_docstring(plan, backend, name), "", _PRELUDE[(backend, plan.gf2)].rstrip("\n")]
     if any(p.denominator > 1 for p in kernels.values()):
-        lines.append(_DIVIDE.rstrip("\n"))
+        lines.append((_NUMPY_DIVIDE if numpy else _DIVIDE).rstrip("\n"))
     for label, program in kernels.items():
-        lines += ["", "", _kernel(program, f"_level_{label}")]
+        kernel = _numpy_kernel if numpy else _kernel
+        lines += ["", "", kernel(program, f"_level_{label}")]
     schedule = ", ".join(f"(_level_{p.label}, {p.shape})" for p in plan.levels)
     lines += ["", "", f"_SCHEDULE = ({schedule}{',' if len(plan.levels) == 1 else ''})"]
-    lines.append(_DRIVER.format(name=name, description=plan.description,
-                                accumulate="^" if plan.gf2 else "+").rstrip("\n"))
+    driver = _NUMPY_DRIVER if numpy else _DRIVER
+    lines.append(driver.format(name=name, description=plan.description,
+                               accumulate="^" if plan.gf2 else "+").rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 
@@ -201,3 +292,95 @@ def _span(index: int, size: str) -> str:
     start = "" if index == 0 else size if index == 1 else f"{index} * {size}"
     stop = size if index == 0 else f"{index + 1} * {size}"
     return f"{start}:{stop}"
+
+
+def _numpy_kernel(program: Program, function: str) -> str:
+    """One level as NumPy code over preallocated storage (see ``tensorgame.export.lean``)."""
+    n, m, p = program.shape
+    plan = lean.schedule(program)
+    counts = tuple(plan.buffers[shape] for shape in lean.SHAPES)
+    body = [f"def {function}(A, B, C, level):",
+            f'    """One level of <{n},{m},{p}> rank {program.rank} into C: A is {n}x{m} blocks, B '
+            f'is {m}x{p} blocks; {plan.passes} block passes, workspace {counts[0]} + {counts[1]} '
+            f'+ {counts[2]} blocks."""',
+            f"    bn, bm, bp = A.shape[-2] // {n}, A.shape[-1] // {m}, B.shape[-1] // {p}"]
+    for i in range(n):
+        for j in range(m):
+            body.append(f"    a{i}_{j} = A[..., {_span(i, 'bn')}, {_span(j, 'bm')}]")
+    for j in range(m):
+        for k in range(p):
+            body.append(f"    b{j}_{k} = B[..., {_span(j, 'bm')}, {_span(k, 'bp')}]")
+    for k in range(p):
+        for i in range(n):
+            body.append(f"    c{k * n + i} = C[..., {_span(i, 'bn')}, {_span(k, 'bp')}]"
+                        f"  # block ({i}, {k}) of C")
+    body.append(f"    (wa, wb, wc) = _workspace(level, A, B, C, (bn, bm, bp), {counts})")
+    for shape, count in zip(lean.SHAPES, counts):
+        for index in range(count):
+            body.append(f"    w{shape.lower()}{index} = w{shape.lower()}[{index}]")
+    for ins in plan.instructions:
+        target = plan.store(ins.dst)
+        if isinstance(ins, lean.Mul):
+            body.append(f"    _multiply({plan.store(ins.left)}, {plan.store(ins.right)}, {target}, "
+                        f"level + 1)  # {ins.dst} = {ins.left} @ {ins.right}")
+            continue
+        ops = _numpy_lin(target, [(c, plan.store(src)) for c, src in ins.terms], program.gf2)
+        if ins.denominator > 1:
+            ops.append(f"_divide({target}, {ins.denominator})")
+        if ops:
+            comment = _expression([(c, v) for v, (c, _) in enumerate(ins.terms)],
+                                  [src for _, src in ins.terms], program.gf2)
+            body.append(f"    # {ins.dst} = {comment}")
+            body += [f"    {op}" for op in ops]
+    return "\n".join(body)
+
+
+def _numpy_lin(target: str, terms: list[tuple[int, str]], gf2: bool) -> list[str]:
+    """ufunc calls (all with out=target) computing target = sum c * term; a term may already be
+    stored in target (the in-place case), and is then taken as the starting value."""
+    own = [term for term in terms if term[1] == target]
+    rest = [term for term in terms if term[1] != target]
+    rest.sort(key=lambda term: (term[0] < 0, abs(term[0]) != 1))
+    ops: list[str] = []
+    if gf2:
+        names = [v for _, v in rest]
+        if not own:
+            if len(names) == 1:
+                return [f"np.copyto({target}, {names[0]})"]
+            ops.append(f"np.bitwise_xor({names[0]}, {names[1]}, out={target})")
+            names = names[2:]
+        return ops + [f"np.bitwise_xor({target}, {v}, out={target})" for v in names]
+    sign = 1  # target holds sign * (the partial sum)
+    if own:
+        c = own[0][0]
+        if c == -1:
+            sign = -1
+        elif c != 1:
+            ops.append(f"np.multiply({target}, {c}, out={target})")
+    else:
+        (c0, x), rest = rest[0], rest[1:]
+        if rest and abs(c0) == 1 and abs(rest[0][0]) == 1:
+            (c1, y), rest = rest[0], rest[1:]
+            op = "add" if c0 == c1 else "subtract"
+            ops.append(f"np.{op}({x}, {y}, out={target})")
+            sign = c0
+        elif c0 == 1:
+            ops.append(f"np.copyto({target}, {x})")
+        elif c0 == -1:
+            ops.append(f"np.multiply({x}, -1, out={target})")
+        else:
+            ops.append(f"np.multiply({x}, {c0}, out={target})")
+    for c, y in rest:
+        c *= sign
+        if c == 1:
+            ops.append(f"np.add({target}, {y}, out={target})")
+        elif c == -1 and sign == -1:
+            ops.append(f"np.subtract({y}, {target}, out={target})")
+            sign = 1
+        elif c == -1:
+            ops.append(f"np.subtract({target}, {y}, out={target})")
+        else:
+            ops.append(f"np.add({target}, {c} * {y}, out={target})")
+    if sign == -1:
+        ops.append(f"np.multiply({target}, -1, out={target})")
+    return ops

@@ -5,12 +5,15 @@
     matmul = export.load_python(source)              # the live function: exactly that text
     c_text = export.c_source(plan)                   # C99 kernel + self-checking main
 
+    C = export.matmul(A, B)                          # "auto": native or faster, measured
+
 ``numpy_function`` / ``jax_function`` do both steps; ``additions(f)`` reports the block additions
 of one level before and after common-subexpression elimination.
 """
 
 from tensorgame.export.basis import build
 from tensorgame.export.c_source import c_source
+from tensorgame.export.multiply import matmul
 from tensorgame.export.program import LinearProgram, Program, naive_additions
 from tensorgame.export.python_source import load_python, python_source
 from tensorgame.export.schedule import Plan, plan
@@ -18,7 +21,7 @@ from tensorgame.export.tolerance import error_bound, stability_factor
 
 __all__ = [
     "LinearProgram", "Plan", "Program", "additions", "c_source", "error_bound", "jax_function",
-    "load_python", "numpy_function", "plan", "python_source", "stability_factor",
+    "load_python", "matmul", "numpy_function", "plan", "python_source", "stability_factor",
 ]
 
 

@@ -90,7 +90,7 @@ def _is_z2(algorithm) -> bool:
 def _resolve(algorithm, gf2: bool) -> Factorization:
     if isinstance(algorithm, Factorization):
         return algorithm
-    from tensorgame import library  # the library imports this package for matmul
+    from tensorgame import library  # data flows library -> export; imported on use
 
     if isinstance(algorithm, str):
         if algorithm.lower() != "strassen":

@@ -4,6 +4,7 @@
     f = library.get(2, 2, 2)            # Strassen, rank 7, over Z
     g = library.get(4, 3, 2, "Q")       # a <2,3,4> algorithm carried over to <4,3,2>
     library.naive(3, 3, 3)              # the schoolbook algorithm, rank 27
+    C = library.matmul(A, B)            # native or a faster algorithm, by measured crossover
     for row in library.catalog(): ...   # shape, field, rank, coefficients, source
 
 Sources: Strassen (1969), Laderman (1976), every factorization DeepMind published with AlphaTensor
@@ -12,6 +13,16 @@ Sources: Strassen (1969), Laderman (1976), every factorization DeepMind publishe
 
 from tensorgame.library._naive import naive
 from tensorgame.library._store import Entry, candidates, catalog, get, load_entry
-from tensorgame.library.matmul import matmul
+
+
+def matmul(A, B, algorithm="auto", levels=None, backend="numpy"):
+    """C = A @ B by a fast algorithm: a thin name for ``tensorgame.export.matmul`` (see there).
+
+    The library holds data; export makes kernels from it, so export is imported only on use.
+    """
+    from tensorgame.export.multiply import matmul as export_matmul
+
+    return export_matmul(A, B, algorithm, levels, backend)
+
 
 __all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "matmul", "naive"]

@@ -169,11 +169,11 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
             f"factor lengths {(u.shape[1], v.shape[1], w.shape[1])} do not match target "
             f"shape {target.shape}")
     rank = int(u.shape[0])
-    if field != "Q" and not all(is_integral(a) for a in (u, v, w)):
-        return Report(valid=False, field=field, rank=rank, wrong_entries=0, first_wrong=(),
-                      reason=f"has non-integer coefficients, so it is no {field} algorithm")
     (u, du), (v, dv), (w, dw) = (_integerize(a) for a in (u, v, w))
     scale = du * dv * dw
+    if field != "Q" and scale != 1:  # some denominator is not 1
+        return Report(valid=False, field=field, rank=rank, wrong_entries=0, first_wrong=(),
+                      reason=f"has non-integer coefficients, so it is no {field} algorithm")
     if field == "Z2":
         u, v, w = (_small(a % 2) for a in (u, v, w))
     total = _sum_of_terms(u, v, w, target.shape)

@@ -303,3 +303,217 @@ def test_fmm_scheme_that_does_not_verify_is_an_error(tmp_path):
     (tmp_path / "rank.json").write_text(json.dumps(obj))
     with pytest.raises(TensorgameError, match="'m' says rank 6 but u has 7 terms"):
         io.import_file(tmp_path / "rank.json")
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+def strassen_npy(dtype=np.int64, edit=None) -> bytes:
+    array = np.stack([STRASSEN.u.T, STRASSEN.v.T, STRASSEN.w.T]).astype(dtype)
+    if edit is not None:
+        edit(array)
+    return npy_bytes(array)
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(TensorgameError) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+class Alarm:
+    """Fail (instead of hanging the suite) if the block takes longer than ``seconds``."""
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def timeout(*_):
+            raise TimeoutError("blocked")
+        self.previous = signal.signal(signal.SIGALRM, timeout)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def test_special_files_are_refused_before_reading(tmp_path):
+    """/dev/zero and /dev/urandom report size 0 (the size limit never applied: MemoryError);
+    a named pipe blocked forever; a folder gave IsADirectoryError's text."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", "/dev/urandom", fifo):
+        for reader in (io.load, io.import_file):
+            with Alarm(10):
+                message = one_line_error(lambda: reader(path))
+            assert "not a regular file" in message, message
+    assert "a directory" in one_line_error(lambda: io.load(tmp_path))
+
+
+def test_corrupt_gzip_is_one_line(tmp_path):
+    good = gzip.compress(io.dumps(STRASSEN).encode())
+    (tmp_path / "bad.json.gz").write_bytes(good[:20] + b"\x00" * 10 + good[30:])  # zlib.error
+    assert "corrupt compressed data" in one_line_error(lambda: io.load(tmp_path / "bad.json.gz"))
+    (tmp_path / "short.json.gz").write_bytes(good[:-12])  # EOFError
+    assert "ends early" in one_line_error(lambda: io.load(tmp_path / "short.json.gz"))
+
+
+def patch_zip(data: bytes, local: int, central: int, value: int, size: int = 2) -> bytes:
+    """Set a field at offset ``local`` of the local header and ``central`` of the central one."""
+    out = bytearray(data)
+    for start, offset in ((0, local), (data.index(b"PK\x01\x02"), central)):
+        out[start + offset:start + offset + size] = value.to_bytes(size, "little")
+    return bytes(out)
+
+
+def test_corrupt_npz_members_are_one_line(tmp_path):
+    buffer = pyio.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("2,2,2.npy", strassen_npy())
+    good = buffer.getvalue()
+    (tmp_path / "good.npz").write_bytes(good)
+    assert io.import_file(tmp_path / "good.npz")[0].field == "Z"
+    data_start = 30 + len("2,2,2.npy")
+    flipped = bytearray(good)
+    flipped[data_start + 40] ^= 0x55
+    stored = bytearray(write_npz(tmp_path / "stored.npz", {"2,2,2.npy": strassen_npy()})
+                       .read_bytes())
+    stored[data_start + 200] ^= 0x01  # stored data: only the CRC can tell
+    cases = {
+        "crc": (bytes(stored), "Bad CRC"),
+        "deflate": (bytes(flipped), "corrupt or unsupported zip member"),
+        "method": (patch_zip(good, 8, 10, 99), "compression method"),
+        "encrypted": (patch_zip(good, 6, 8, 1), "corrupt or unsupported zip member"),
+    }
+    for name, (data, expected) in cases.items():
+        (tmp_path / f"{name}.npz").write_bytes(data)
+        message = one_line_error(lambda: io.import_file(tmp_path / f"{name}.npz"))
+        assert expected in message, (name, message)
+
+
+def test_npz_headers_that_lie_about_sizes_are_refused_in_bounded_memory(tmp_path, monkeypatch):
+    import bz2
+    import resource
+    # a .npy header announcing 96 GB over 100 bytes (numpy allocated before reading)
+    liar = header_bytes({"descr": "<i8", "fortran_order": False, "shape": (3, 4, 10**9)})
+    write_npz(tmp_path / "npy.npz", {"2,2,2.npy": liar + b"\x00" * 100})
+    assert "announces" in one_line_error(lambda: io.import_file(tmp_path / "npy.npz"))
+    # a bzip2 member whose header says 1 byte: 128 MB of zeros come out of one call
+    monkeypatch.setattr(io, "MAX_FILE_BYTES", 2**20)
+    info = zipfile.ZipInfo("2,2,2.npy")
+    info.compress_type = zipfile.ZIP_BZIP2
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as archive:
+        archive.writestr(info, b"x")
+    data = (tmp_path / "bomb.npz").read_bytes()
+    compressor, chunk = bz2.BZ2Compressor(), b"\x00" * 2**20  # no 128 MB peak here
+    payload = b"".join(compressor.compress(chunk) for _ in range(128)) + compressor.flush()
+    header_end = 30 + len("2,2,2.npy")
+    old_size = int.from_bytes(data[18:22], "little")
+    bomb = bytearray(data[:header_end] + payload + data[header_end + old_size:])
+    central = bomb.index(b"PK\x01\x02")
+    for start, offset in ((0, 18), (central, 20)):  # compressed size in both headers
+        bomb[start + offset:start + offset + 4] = len(payload).to_bytes(4, "little")
+    end = bomb.index(b"PK\x05\x06")
+    bomb[end + 16:end + 20] = central.to_bytes(4, "little")
+    (tmp_path / "bomb.npz").write_bytes(bytes(bomb))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    message = one_line_error(lambda: io.import_file(tmp_path / "bomb.npz"))
+    assert "compression method" in message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 2**10  # KiB
+
+
+def test_npz_integers_beyond_the_coefficient_limit_are_refused(tmp_path):
+    """int64 near -2^63 passed an overflow guard built on np.abs, and two such terms cancel
+    modulo 2^64: the file was written as "Z rank 9". uint64 2^64-1 wrapped to -1."""
+    u, v, w = (np.vstack([a, np.eye(1, a.shape[1], dtype=np.int64),
+                          np.eye(1, a.shape[1], dtype=np.int64)]) for a in STRASSEN.factors)
+    u[7, 0] = u[8, 0] = -2**63  # the two extra terms sum to -2^64 at (0, 0, 0)
+    write_npz(tmp_path / "wrap.npz", {"2,2,2.npy": npy_bytes(np.stack([u.T, v.T, w.T]))})
+    assert "too large" in one_line_error(lambda: io.import_file(tmp_path / "wrap.npz"))
+    signed = np.stack([STRASSEN.u.T, STRASSEN.v.T, STRASSEN.w.T])
+    unsigned = signed.astype(np.uint64)  # -1 becomes 2^64 - 1
+    assert unsigned.max() == 2**64 - 1
+    write_npz(tmp_path / "uint.npz", {"2,2,2.npy": npy_bytes(unsigned)})
+    assert "too large" in one_line_error(lambda: io.import_file(tmp_path / "uint.npz"))
+
+
+def test_import_verifies_v1_files_too(tmp_path):
+    obj = io.to_json(STRASSEN)
+    obj["w"][0][0] = 2  # wrong over Z, Q and mod 2
+    (tmp_path / "bad.json").write_text(json.dumps(obj))
+    assert "not a factorization" in one_line_error(lambda: io.import_file(tmp_path / "bad.json"))
+    empty = dict(io.to_json(STRASSEN), rank=0, u=[], v=[], w=[])
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    assert "not a factorization" in one_line_error(
+        lambda: io.import_file(tmp_path / "empty.json"))
+    obj["w"][0][0] = 3  # now valid mod 2 only: imported as Z2, as README says
+    (tmp_path / "mod2.json").write_text(json.dumps(obj))
+    (f,) = io.import_file(tmp_path / "mod2.json")
+    assert f.field == "Z2" and verify(f).valid
+
+
+def test_huge_fraction_digits_and_deep_meta_are_one_line(tmp_path):
+    obj = dict(io.to_json(STRASSEN), field="Q")
+    obj["u"][0][0] = "1" * 4400 + "/3"  # int() raised ValueError past 4,300 digits
+    (tmp_path / "digits.json").write_text(json.dumps(obj))
+    assert "too large" in one_line_error(lambda: io.load(tmp_path / "digits.json"))
+    meta = deep = {}
+    for _ in range(500):
+        deep["a"] = {}
+        deep = deep["a"]
+    (tmp_path / "deep.json").write_text(json.dumps(dict(io.to_json(STRASSEN), meta=meta)))
+    assert "nested" in one_line_error(lambda: io.load(tmp_path / "deep.json"))
+    assert "nested" in one_line_error(lambda: io.save(STRASSEN.replace(meta=meta),
+                                                      tmp_path / "out.json"))
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_saved_files_honour_the_umask_and_keep_the_mode_they_replace(tmp_path):
+    old = os.umask(0o027)
+    try:
+        io.save(STRASSEN, tmp_path / "a.json")
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+        os.chmod(tmp_path / "a.json", 0o604)
+        io.save(STRASSEN, tmp_path / "a.json")
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o604
+        os.umask(0o002)
+        io.save(STRASSEN, tmp_path / "b.json.gz")
+        assert (tmp_path / "b.json.gz").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_temp_files_of_killed_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".a.json.{dead}.k2j3h4.tmp"
+    alive = tmp_path / f".a.json.{os.getppid()}.x8y7z6.tmp"  # a live writer's: kept
+    other = tmp_path / f".b.json.{dead}.k2j3h4.tmp"  # another file's: not ours to judge now
+    for path in (stale, alive, other):
+        path.write_text("partial")
+    io.save(STRASSEN, tmp_path / "a.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["a.json", alive.name, other.name])
+
+
+def test_write_failures_are_one_line_and_leave_nothing(tmp_path, monkeypatch):
+    import errno
+    (tmp_path / "file").write_text("x")
+    assert "in the way" in one_line_error(lambda: io.save(STRASSEN, tmp_path / "file" / "a.json"))
+    assert "a directory" in one_line_error(lambda: io.save(STRASSEN, tmp_path))
+    assert "not a regular file" in one_line_error(lambda: io.save(STRASSEN, "/dev/null"))
+    for code in (errno.ENOSPC, errno.EROFS):
+        def fail(*_, code=code):
+            raise OSError(code, os.strerror(code))
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "fsync", fail)
+            message = one_line_error(lambda: io.save(STRASSEN, tmp_path / "c.json"))
+        assert os.strerror(code) in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -227,3 +227,95 @@ def test_bilinear_product_of_library_algorithms_matches_matmul():
         f = library.get(*shape)
         a, b = rng.standard_normal(shape[:2]), rng.standard_normal(shape[1:])
         np.testing.assert_allclose(bilinear_product(f, a, b), a @ b, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+def test_one_crashing_file_does_not_stop_the_files_after_it(capsys, files, tmp_path):
+    good, bad, _ = files
+    broken = tmp_path / "broken.json.gz"
+    data = (DATA / "strassen_2x2x2_rank7_Z.json").read_bytes()
+    import gzip
+    packed = gzip.compress(data)
+    broken.write_bytes(packed[:20] + b"\x00" * 10 + packed[30:])  # zlib.error escaped before
+    code, out, err = run(capsys, "verify", good, broken, bad)
+    assert code == 2 and [line.split()[0] for line in out.splitlines()] == ["OK", "INVALID"]
+    assert len(err.splitlines()) == 1 and err.startswith(f"tensorgame verify: error: {broken}: ")
+
+
+def test_a_newline_in_a_file_name_does_not_split_the_verdict_line(capsys, tmp_path):
+    odd = tmp_path / "a\nOK  forged.json"
+    shutil.copy(STRASSEN_FILE, odd)
+    code, out, err = run(capsys, "verify", odd)
+    assert code == 0 and out.count("\n") == 1 and out.startswith("OK  ") and "a\\nOK" in out
+    missing = tmp_path / "b\rc.json"
+    code, out, err = run(capsys, "verify", missing)
+    assert code == 2 and err.count("\n") == 1 and "b\\rc.json" in err
+
+
+def test_show_prints_hostile_meta_on_one_line_each(capsys, tmp_path):
+    f = io.load(STRASSEN_FILE)
+    io.save(f.replace(meta={"note": "line one\nline two\x1b[2J"}), tmp_path / "m.json")
+    code, out, err = run(capsys, "show", tmp_path / "m.json", "--no-formulas")
+    assert code == 0
+    assert [line for line in out.splitlines() if line.startswith("note")] == [
+        "note          line one\\nline two\\x1b[2J"]
+
+
+def test_import_out_onto_or_under_a_file_is_one_line_and_writes_nothing(capsys, tmp_path):
+    (tmp_path / "taken").write_text("x")
+    for out_dir in (tmp_path / "taken", tmp_path / "taken" / "sub"):
+        code, out, err = run(capsys, "import", STRASSEN_FILE, "--out", out_dir)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith("tensorgame import: error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_import_writes_nothing_for_a_v1_file_that_does_not_verify(capsys, tmp_path):
+    obj = io.to_json(io.load(STRASSEN_FILE))
+    obj["w"][0][0] = 2
+    (tmp_path / "bad.json").write_text(json.dumps(obj))
+    code, out, err = run(capsys, "import", tmp_path / "bad.json", STRASSEN_FILE,
+                         "--out", tmp_path / "out")
+    assert code == 2 and "not a factorization of <2,2,2>" in err and len(err.splitlines()) == 1
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["strassen_2x2x2_rank7_Z_2x2x2_rank7_Z.json"]
+
+
+def test_plot_draws_metrics_without_wall_and_refuses_non_objects(capsys, tmp_path):
+    rows = [{"iteration": i, "loss": 1.0 / i, "best_rank": 8 - (i > 2), "ranks": {"8": i}}
+            for i in range(1, 5)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = run(capsys, "plot", tmp_path)
+    assert code == 0 and (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "metrics.jsonl").write_text("[1, 2]\n{}\n")
+    code, out, err = run(capsys, "plot", tmp_path, "--output", tmp_path / "other.png")
+    assert code == 2 and "not a JSON object" in err and not (tmp_path / "other.png").exists()
+
+
+def test_one_shape_parser_for_every_flag(capsys):
+    from tensorgame.commands.core import parse_shape
+    assert parse_shape(" 2 x3,4 ") == (2, 3, 4)
+    for text in ("2x2", "0,2,2", "2,2,2,2", "٢,2,2", "9" * 30 + ",1,1"):
+        with pytest.raises(io.TensorgameError, match="must look like 2x3x4 or 2,3,4"):
+            parse_shape(text)
+    code, _, err = run(capsys, "train", "--target", "2x2")
+    assert code == 2 and err == ("tensorgame train: error: --target must look like 2x3x4 or "
+                                 "2,3,4 (three positive integers), got '2x2'\n")
+    code, _, err = run(capsys, "show", "--shape", "99,99,99")
+    assert code == 2 and "--shape 99,99,99 is too large" in err
+
+
+def test_public_surface_is_small_lazy_and_versioned():
+    import tomllib
+
+    import tensorgame
+    version = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert tensorgame.__version__ == version["project"]["version"]
+    assert set(tensorgame.__all__) >= {"Factorization", "verify", "load", "save", "library"}
+    for name in tensorgame.__all__:
+        assert getattr(tensorgame, name) is not None
+    assert tensorgame.verify(tensorgame.library.get(2, 2, 2)).valid
+    code = ("import sys, tensorgame, tensorgame.cli; "
+            "assert 'numpy' not in sys.modules, 'numpy imported'; "
+            "from tensorgame import Factorization, load; assert 'numpy' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

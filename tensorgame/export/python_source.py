@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import linecache
 
-from tensorgame.export import lean
+from tensorgame.export import lean, names
 from tensorgame.export.program import LinearProgram, Program
 from tensorgame.export.schedule import Plan
 
@@ -184,6 +184,12 @@ def python_source(plan: Plan, backend: str = "numpy", name: str = "matmul") -> s
     """The module text defining ``name(A, B)`` for ``plan`` on ``backend`` ("numpy" or "jax")."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    text = _python_source(plan, backend, names.PLACEHOLDER)
+    names.check_python(name, text)
+    return text.replace(names.PLACEHOLDER, name)
+
+
+def _python_source(plan: Plan, backend: str, name: str) -> str:
     kernels = {}
     for program in plan.levels:
         kernels.setdefault(program.label, program)

@@ -100,3 +100,52 @@ def test_c_function_on_strided_blocks_matches_numpy(real, dtype, tmp_path):
             a, b = (rng.uniform(-1, 1, s).astype(dtype) for s in ((N, M), (M, P)))
             error = np.abs(call(kernel, a, b) - a.astype(np.float64) @ b).max()
             assert error <= export.error_bound(plan, M, dtype) * abs(a).max() * abs(b).max()
+
+
+BLAS_FLAGS = None
+try:
+    from tensorgame.export import blas as _blas
+
+    BLAS_FLAGS = _blas.c_flags()
+except Exception:  # noqa: BLE001  (any failure to find the library means: skip)
+    BLAS_FLAGS = None
+needs_blas = pytest.mark.skipif(BLAS_FLAGS is None,
+                                reason="NumPy ships no OpenBLAS here to link -DTG_BLAS against")
+
+
+def compile_blas(source, path, *flags):
+    path.with_suffix(".c").write_text(source)
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", *flags, str(path.with_suffix(".c")),
+                    *BLAS_FLAGS, "-o", str(path), "-lm"], check=True, capture_output=True)
+    return path
+
+
+@needs_blas
+@pytest.mark.parametrize("real", ["double", "float"])
+def test_blas_leaves_pass_the_harness_and_time_against_gemm(real, tmp_path):
+    for algorithm, levels in (("strassen", 2), ([(4, 4, 4), (2, 2, 2)], None), ((2, 3, 4), 1)):
+        plan = export.plan(algorithm, levels)
+        binary = compile_blas(export.c_source(plan), tmp_path / "kernel", "-O1",
+                              f"-DTG_REAL={real}")
+        done = subprocess.run([str(binary), "97", "83", "71", "4"], capture_output=True,
+                              text=True, env={"OPENBLAS_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stdout + done.stderr
+        timing, verdict = done.stdout.strip().split("\n")
+        assert ("sgemm" if real == "float" else "dgemm") in timing and "speedup" in timing
+        assert verdict.endswith(": ok") and "integers in [-4,4] max error 0" in verdict
+    plain = compile_c(export.c_source(plan), tmp_path / "plain", "-O0")  # no TG_BLAS: no timing
+    assert "time kernel" not in run_harness(plain, (9, 8, 7))
+
+
+@needs_blas
+def test_blas_leaves_on_strided_blocks_through_ctypes(tmp_path):
+    plan = export.plan("strassen", 2)
+    path = tmp_path / "libblas.so"
+    compile_blas(export.c_source(plan), path, "-O1", "-shared", "-fPIC", "-DTG_NO_MAIN")
+    kernel = ctypes.CDLL(str(path)).tg_matmul
+    kernel.argtypes = [ctypes.c_long] * 3 + [ctypes.c_void_p, ctypes.c_long] * 3
+    kernel.restype = None
+    rng = np.random.default_rng(8)
+    for N, M, P in [(45, 38, 51), (64, 64, 64), (3, 70, 5), (1, 1, 1)]:
+        a, b = (rng.integers(-4, 5, s).astype(np.float64) for s in ((N, M), (M, P)))
+        assert (call(kernel, a, b) == a @ b).all()

@@ -126,133 +126,74 @@ def reduce_all(pos, neg, rank, ternary):
 
 
 # ----------------------------------------------------------------------------- flip index
-# cnt[k, t]: how many other terms share factor k with term t (up to sign); ``flippable`` lists the
-# (t, k) with cnt[k, t] > 0 as t * 3 + k, ``where[k, t]`` is the slot of (t, k) in it or -1.
+# For each position k, ``pairs[k, :npairs[k]]`` lists the unordered pairs of live terms whose
+# factor k is equal (up to sign over Z), each as (a << 16) | b, and ``where[k, a, b]`` is its slot
+# (or -1). A flip draws one pair uniformly from the three lists; afterwards only the pairs of the
+# two factors it changed are updated, in one pass over the terms with O(1) work per pair and no
+# allocation (pair lists as in Perminov's ternary_flip_graph; the slot index is ours).
+
+@numba.njit(cache=True, inline="always")
+def _rand(state, n):
+    """Uniform integer in [0, n) from a xorshift64* generator whose state is ``state[0]``."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    r = (x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)
+    return np.int64((r * np.uint64(n)) >> np.uint64(32))
+
 
 @numba.njit(cache=True, inline="always")
 def _matches(pos, neg, k, s, p, n, ternary):
+    """Factor k of term s equals (p, n), or (over Z) its negative."""
     if not ternary:
         return pos[k, s] == p
     return (pos[k, s] == p and neg[k, s] == n) or (pos[k, s] == n and neg[k, s] == p)
 
 
-@numba.njit(cache=True, inline="always")
-def _list_add(flippable, where, size, k, t):
-    where[k, t] = size
-    flippable[size] = t * 3 + k
-    return size + 1
-
-
-@numba.njit(cache=True, inline="always")
-def _list_remove(flippable, where, size, k, t):
-    slot = where[k, t]
-    last = flippable[size - 1]
-    flippable[slot] = last
-    where[last % 3, last // 3] = slot
-    where[k, t] = -1
-    return size - 1
-
-
 @numba.njit(cache=True)
-def _rebuild(pos, neg, rank, ternary, cnt, flippable, where):
-    """Recompute the flip index from scratch; returns the number of flippable (t, k)."""
-    size = 0
+def _rebuild(pos, neg, rank, ternary, pairs, npairs, where):
+    """Recompute the pair lists and ``where[k, a, b]`` (slot of pair (a, b) in list k, or -1)."""
     for k in range(3):
-        for t in range(rank):
-            c = 0
-            for s in range(rank):
-                if s != t and _matches(pos, neg, k, s, pos[k, t], neg[k, t], ternary):
-                    c += 1
-            cnt[k, t] = c
-            where[k, t] = -1
-            if c:
-                size = _list_add(flippable, where, size, k, t)
-    return size
+        size = 0
+        for a in range(rank):
+            where[k, a, a] = -1
+            p, n = pos[k, a], neg[k, a]
+            for b in range(a + 1, rank):
+                if _matches(pos, neg, k, b, p, n, ternary):
+                    pairs[k, size] = (a << 16) | b
+                    where[k, a, b] = size
+                    where[k, b, a] = size
+                    size += 1
+                else:
+                    where[k, a, b] = -1
+                    where[k, b, a] = -1
+        npairs[k] = size
 
 
-@numba.njit(cache=True)
-def _set_factor(pos, neg, rank, ternary, cnt, flippable, where, size, k, t, p, n):
-    """Set factor k of term t to (p, n), keeping the index; returns (size, shares_two).
-
-    shares_two: some other term now shares factor k and another factor with term t.
-    """
-    old_p, old_n = pos[k, t], neg[k, t]
-    for s in range(rank):
-        if s != t and _matches(pos, neg, k, s, old_p, old_n, ternary):
-            cnt[k, s] -= 1
-            if cnt[k, s] == 0:
-                size = _list_remove(flippable, where, size, k, s)
-    pos[k, t] = p
-    neg[k, t] = n
-    c = 0
-    shares_two = False
-    k1, k2 = (k + 1) % 3, (k + 2) % 3
-    for s in range(rank):
-        if s != t and _matches(pos, neg, k, s, p, n, ternary):
-            c += 1
-            cnt[k, s] += 1
-            if cnt[k, s] == 1:
-                size = _list_add(flippable, where, size, k, s)
-            if (_matches(pos, neg, k1, s, pos[k1, t], neg[k1, t], ternary)
-                    or _matches(pos, neg, k2, s, pos[k2, t], neg[k2, t], ternary)):
-                shares_two = True
-    if cnt[k, t] == 0 and c > 0:
-        size = _list_add(flippable, where, size, k, t)
-    elif cnt[k, t] > 0 and c == 0:
-        size = _list_remove(flippable, where, size, k, t)
-    cnt[k, t] = c
-    return size, shares_two
+@numba.njit(cache=True, inline="always")
+def _unlink(pairs, npairs, where, k, a, t):
+    """Remove pair (a, t) from list k (it must be there)."""
+    slot = where[k, a, t]
+    last = npairs[k] - 1
+    e = pairs[k, last]
+    pairs[k, slot] = e
+    where[k, e >> 16, e & 0xFFFF] = slot
+    where[k, e & 0xFFFF, e >> 16] = slot
+    where[k, a, t] = -1
+    where[k, t, a] = -1
+    npairs[k] = last
 
 
-@numba.njit(cache=True)
-def _flip(pos, neg, rank, ternary, cnt, flippable, where, size, partners, result):
-    """One random flip; reductions applied. result = (rank, size); size -1 means rebuild.
-
-    A (term, position) with a partner is drawn uniformly from the index, then the partner
-    uniformly among the terms sharing that factor.
-    """
-    entry = flippable[np.random.randint(size)]
-    i, k = entry // 3, entry % 3
-    count = 0
-    for j in range(rank):
-        if j != i and _matches(pos, neg, k, j, pos[k, i], neg[k, i], ternary):
-            partners[count] = j
-            count += 1
-    j = partners[np.random.randint(count)]
-    p, n = pos[k, i], neg[k, i]
-    sign = 1 if (pos[k, j] == p and neg[k, j] == n) else -1
-    if np.random.randint(2):
-        a, b = (k + 1) % 3, (k + 2) % 3
-    else:
-        a, b = (k + 2) % 3, (k + 1) % 3
-    mu = 1 if (not ternary or np.random.randint(2)) else -1
-    # x_b^i += mu x_b^j
-    if mu == 1:
-        pb, nb, ok = _add(pos[b, i], neg[b, i], pos[b, j], neg[b, j], ternary)
-    else:
-        pb, nb, ok = _sub(pos[b, i], neg[b, i], pos[b, j], neg[b, j], ternary)
-    if not ok:
-        result[0], result[1] = rank, size
-        return False
-    # x_a^j -= sign mu x_a^i
-    if sign * mu == 1:
-        pa, na, ok = _sub(pos[a, j], neg[a, j], pos[a, i], neg[a, i], ternary)
-    else:
-        pa, na, ok = _add(pos[a, j], neg[a, j], pos[a, i], neg[a, i], ternary)
-    if not ok:
-        result[0], result[1] = rank, size
-        return False
-    if (pb | nb) == 0 or (pa | na) == 0:
-        pos[b, i], neg[b, i], pos[a, j], neg[a, j] = pb, nb, pa, na
-        result[0], result[1] = _settle(pos, neg, rank, ternary, i, j), -1
-        return True
-    size, two_i = _set_factor(pos, neg, rank, ternary, cnt, flippable, where, size, b, i, pb, nb)
-    size, two_j = _set_factor(pos, neg, rank, ternary, cnt, flippable, where, size, a, j, pa, na)
-    if two_i or two_j:
-        result[0], result[1] = _settle(pos, neg, rank, ternary, i, j), -1
-    else:
-        result[0], result[1] = rank, size
-    return True
+@numba.njit(cache=True, inline="always")
+def _link(pairs, npairs, where, k, a, t):
+    """Add pair (a, t) to list k."""
+    slot = npairs[k]
+    pairs[k, slot] = (a << 16) | t
+    where[k, a, t] = slot
+    where[k, t, a] = slot
+    npairs[k] = slot + 1
 
 
 @numba.njit(cache=True)
@@ -307,54 +248,144 @@ def plus(pos, neg, rank, ternary, i, j, k):
 
 
 @numba.njit(cache=True)
+def _plus_random(pos, neg, rank, ternary, state):
+    """A plus transition on a random pair of terms (up to 16 draws); returns (rank, applied)."""
+    for _ in range(16):
+        i = _rand(state, rank)
+        j = _rand(state, rank)
+        if i != j:
+            new = plus(pos, neg, rank, ternary, i, j, _rand(state, 3))
+            if new != rank:
+                return reduce_all(pos, neg, new, ternary), True
+    return rank, False
+
+
+@numba.njit(cache=True)
 def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
     """Random walk of at most ``max_flips`` flips from the scheme in ``pos``/``neg`` (in place).
 
     Reductions are applied whenever a flip makes them possible. After a plateau of flips without
     a reduction (its length drawn uniformly from [plateau_min, plateau_max] each time), or when
     no flip exists, a plus transition raises the rank by one, unless the rank is already
-    ``max_rank``. Stops early when the rank falls to ``stop_rank`` (status IMPROVED). Writes
-    info = [status, flips, plus transitions] and returns the rank.
+    ``max_rank``. Stops early when the rank falls to ``stop_rank`` (status IMPROVED). Over Z a
+    flip that would leave {-1, 0, 1} is refused (not counted; at most ``max_flips`` refusals).
+    Writes info = [status, flips, plus transitions] and returns the rank. The generator is
+    seeded from numba's (see ``seed``), so walks are reproducible.
     """
+    # two copies of the loop, each compiled with ``ternary`` a constant
+    if ternary:
+        return _walk(pos, neg, rank, True, max_flips, plateau_min, plateau_max, max_rank,
+                     stop_rank, info)
+    return _walk(pos, neg, rank, False, max_flips, plateau_min, plateau_max, max_rank, stop_rank,
+                 info)
+
+
+@numba.njit(cache=True, inline="always")
+def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
     capacity = pos.shape[1]
-    cnt = np.zeros((3, capacity), np.int64)
-    where = np.zeros((3, capacity), np.int64)
-    flippable = np.zeros(3 * capacity, np.int64)
-    partners = np.zeros(capacity, np.int64)
-    result = np.zeros(2, np.int64)
-    size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
+    pairs = np.empty((3, capacity * (capacity - 1) // 2 + 1), np.int64)
+    npairs = np.zeros(3, np.int64)
+    where = np.empty((3, capacity, capacity), np.int32)
+    state = np.empty(1, np.uint64)
+    state[0] = np.uint64(np.random.randint(1, 2**62))
+    _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
     flips = 0
+    refused = 0
     pluses = 0
     since_drop = 0
-    plateau = np.random.randint(plateau_min, plateau_max + 1)
+    plateau = plateau_min + _rand(state, plateau_max - plateau_min + 1)
     status = FLIPS_EXHAUSTED
     while flips < max_flips:
-        if since_drop >= plateau or size == 0:
+        total = npairs[0] + npairs[1] + npairs[2]
+        if since_drop >= plateau or total == 0:
             since_drop = 0
-            plateau = np.random.randint(plateau_min, plateau_max + 1)
+            plateau = plateau_min + _rand(state, plateau_max - plateau_min + 1)
             if rank < max_rank:
-                for _ in range(16):
-                    i = np.random.randint(rank)
-                    j = np.random.randint(rank)
-                    if i != j:
-                        before = rank
-                        rank = plus(pos, neg, rank, ternary, i, j, np.random.randint(3))
-                        if rank != before:
-                            pluses += 1
-                            rank = reduce_all(pos, neg, rank, ternary)
-                            break
-                size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
-            if size == 0:
+                rank, applied = _plus_random(pos, neg, rank, ternary, state)
+                pluses += applied
+                _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
+                total = npairs[0] + npairs[1] + npairs[2]
+                if rank <= stop_rank:  # a plus transition can enable reductions
+                    status = IMPROVED
+                    break
+            if total == 0:
                 flips += 1  # a dead end at the top rank: count it so the walk still ends
                 continue
-        before = rank
-        if not _flip(pos, neg, rank, ternary, cnt, flippable, where, size, partners, result):
-            continue
-        rank, size = result[0], result[1]
-        if size < 0:
-            size = _rebuild(pos, neg, rank, ternary, cnt, flippable, where)
+        r = _rand(state, total)
+        if r < npairs[0]:
+            i = 0
+        elif r < npairs[0] + npairs[1]:
+            i = 1
+            r -= npairs[0]
+        else:
+            i = 2
+            r -= npairs[0] + npairs[1]
+        e = pairs[i, r]
+        bits = _rand(state, 8)
+        if bits & 1:
+            a, b = e >> 16, e & 0xFFFF
+        else:
+            a, b = e & 0xFFFF, e >> 16
+        if bits & 2:
+            j, k = (i + 1) % 3, (i + 2) % 3
+        else:
+            j, k = (i + 2) % 3, (i + 1) % 3
+        # terms a = (x, y_a, z_a), b = (s x, y_b, z_b): y_a += mu y_b, z_b -= s mu z_a
+        if not ternary:
+            py = pos[j, a] ^ pos[j, b]
+            pz = pos[k, b] ^ pos[k, a]
+            ny = pos[j, a] & np.uint64(0)
+            nz = ny
+        else:
+            sign = 1 if (pos[i, a] == pos[i, b] and neg[i, a] == neg[i, b]) else -1
+            mu = 1 if bits & 4 else -1
+            if mu == 1:
+                py, ny, ok1 = _add(pos[j, a], neg[j, a], pos[j, b], neg[j, b], ternary)
+            else:
+                py, ny, ok1 = _sub(pos[j, a], neg[j, a], pos[j, b], neg[j, b], ternary)
+            if sign * mu == 1:
+                pz, nz, ok2 = _sub(pos[k, b], neg[k, b], pos[k, a], neg[k, a], ternary)
+            else:
+                pz, nz, ok2 = _add(pos[k, b], neg[k, b], pos[k, a], neg[k, a], ternary)
+            if not (ok1 and ok2):
+                refused += 1
+                if refused >= max_flips:
+                    break
+                continue
         flips += 1
         since_drop += 1
+        before = rank
+        pos[j, a] = py
+        neg[j, a] = ny
+        pos[k, b] = pz
+        neg[k, b] = nz
+        if (py | ny) == 0 or (pz | nz) == 0:
+            rank = _settle(pos, neg, rank, ternary, a, b)
+            _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
+        else:
+            reducible = False
+            for t in range(rank):
+                if t != a:
+                    if where[j, a, t] >= 0:
+                        _unlink(pairs, npairs, where, j, a, t)
+                    if _matches(pos, neg, j, t, py, ny, ternary):
+                        if (_matches(pos, neg, i, t, pos[i, a], neg[i, a], ternary)
+                                or _matches(pos, neg, k, t, pos[k, a], neg[k, a], ternary)):
+                            reducible = True
+                            break
+                        _link(pairs, npairs, where, j, a, t)
+                if t != b:
+                    if where[k, b, t] >= 0:
+                        _unlink(pairs, npairs, where, k, b, t)
+                    if _matches(pos, neg, k, t, pz, nz, ternary):
+                        if (_matches(pos, neg, i, t, pos[i, b], neg[i, b], ternary)
+                                or _matches(pos, neg, j, t, pos[j, b], neg[j, b], ternary)):
+                            reducible = True
+                            break
+                        _link(pairs, npairs, where, k, b, t)
+            if reducible:
+                rank = _settle(pos, neg, rank, ternary, a, b)
+                _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
         if rank < before:
             since_drop = 0
             if rank <= stop_rank:

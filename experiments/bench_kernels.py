@@ -1,147 +1,191 @@
-"""Benchmark exported block-recursive kernels against native matmul; writes results/kernels.md.
+"""Benchmark exported kernels against native matmul; writes results/kernels.md (+ .csv, plot).
 
-CPU: NumPy kernels (np.matmul at the leaves) against np.matmul, float32, N x N times N x N,
-timed in alternation with np.matmul so both see the same load.
-GPU (only where JAX sees one): JAX kernels under jit against jnp.matmul with
-precision=HIGHEST in float32 (no TF32), with block_until_ready. Each row: median of ``--repeats``
-timed runs after one warm-up run, the speedup (native median / kernel median, measured in the
-same run) and the max relative error max|C - C64| / max|C64| against a float64 product of the
-same float32 inputs on 256 rows spread over C. A kernel whose warm-up run alone would blow the
-per-row time cap is skipped or timed with fewer repeats, and the table says so. A second table
-measures how the float error grows with levels.
+Sections (``--only`` picks some; each writes its own table, merged into one report):
 
-    .venv/bin/python experiments/bench_kernels.py                 # CPU, ~15 min on 2 cores
-    .venv/bin/python experiments/bench_kernels.py --quick         # smoke run, sizes 256-512
+- ``cpu``: NumPy kernels (lean schedule, np.matmul at the leaves) and ``library.matmul(...,
+  "auto")`` against np.matmul, square N x N, per dtype and BLAS thread count;
+- ``rect``: rectangular shapes with the library's rectangular algorithms (<4,2,4>, <3,2,3>,
+  <4,4,2>) and Strassen;
+- ``c``: C kernels with BLAS leaves (``-DTG_BLAS``, NumPy's own OpenBLAS), the harness timing the
+  kernel against one sgemm/dgemm call;
+- ``error``: float error growth with levels;
+- ``gpu``: JAX kernels, jitted once per shape, against ``jnp.matmul`` at precision HIGHEST (full
+  float32) and DEFAULT (TF32 on recent GPUs), with ``block_until_ready``; only where JAX sees
+  the platform (``--jax-platform cpu --quick`` smoke-tests this path on the CPU).
+
+Timing: after one warm-up pair, native and kernel run alternately (native, kernel, native, ...);
+each row reports the median of each and the speedup = native median / kernel median, both from
+the same pairs. Single-threaded rows also report the same ratio in process CPU time, which the
+other jobs of a shared machine disturb far less than wall time (they take turns on the cores).
+
+    .venv/bin/python experiments/bench_kernels.py --only cpu --dtypes float32   # ~20 min
+    .venv/bin/python experiments/bench_kernels.py --quick                       # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
+import json
 import os
 import platform
 import statistics
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
-# Single-threaded BLAS unless told otherwise: the 2 cores are shared with other jobs, and
-# multithreaded OpenBLAS timings of many small block products were erratic there.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402  (after the thread setting)
-
-from tensorgame import export, library  # noqa: E402
-from tensorgame.export.timing import median_seconds  # noqa: E402
+from tensorgame import export, library
+from tensorgame.export import blas, crossover
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+SECTIONS = ("cpu", "rect", "c", "error", "gpu")
 
 
-def algorithms():
-    """name -> Factorization: Strassen, DeepMind's <4,4,4> rank 49, the best <3,3,3> (23)."""
-    deepmind = next(e for e in library.catalog() if e.file.startswith("alphatensor_r_4x4x4"))
-    return {
-        "Strassen <2,2,2> r7": library.get(2, 2, 2),
-        "DeepMind <4,4,4> r49": library.load_entry(deepmind),
-        "best <3,3,3> r23": library.get(3, 3, 3),
-    }
+def deepmind_444():
+    entry = next(e for e in library.catalog() if e.file.startswith("alphatensor_r_4x4x4"))
+    return library.load_entry(entry)
 
 
-def schedules(max_levels: int):
-    """(label, algorithm spec, levels) rows to time: each algorithm at 1..max_levels levels,
-    plus the mixed schedule <4,4,4> then <2,2,2>."""
-    rows = [(f"{name}, L={levels}", f, levels)
-            for name, f in algorithms().items() for levels in range(1, max_levels + 1)]
-    mixed = [algorithms()["DeepMind <4,4,4> r49"], library.get(2, 2, 2)]
-    rows.append(("<4,4,4> r49 then <2,2,2> r7, L=2", mixed, None))
+def square_rows(size: int, min_leaf: int, max_levels: int, full: bool):
+    """(label, algorithm spec, levels) to time at ``size``; ``full=False``: the cheap subset."""
+    rows = [("auto", "auto", None)]
+    rows += [(f"Strassen <2,2,2> r7, L={levels}", "strassen", levels)
+             for levels in range(1, max_levels + 1) if size >> levels >= min_leaf]
+    if size // 4 >= min_leaf:
+        rows.append(("DeepMind <4,4,4> r49, L=1", deepmind_444(), 1))
+    if full and size // 3 >= min_leaf:
+        rows.append(("best <3,3,3> r23, L=1", library.get(3, 3, 3), 1))
+    if full and size // 8 >= min_leaf:
+        rows.append(("<4,4,4> r49 then <2,2,2> r7, L=2", [deepmind_444(), library.get(2, 2, 2)],
+                     None))
     return rows
+
+
+# ----------------------------------------------------------------------------- timing
+
+def timed_pairs(native, kernel, repeats: int, cap_seconds: float):
+    """One warm-up pair, then alternating timed pairs (cut to >= 2 by ``cap_seconds``).
+
+    Returns (native wall, kernel wall, native cpu, kernel cpu) lists.
+    """
+    start = time.perf_counter()
+    native(), kernel()
+    first = time.perf_counter() - start
+    count = max(2, min(repeats, int(cap_seconds / max(first, 1e-9))))
+    out = ([], [], [], [])
+    for _ in range(count):
+        for call, wall, cpu in ((native, out[0], out[2]), (kernel, out[1], out[3])):
+            w, c = time.perf_counter(), time.process_time()
+            call()
+            cpu.append(time.process_time() - c)
+            wall.append(time.perf_counter() - w)
+    return out
 
 
 def sample_rows(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, 256)).astype(np.int64))
 
 
-def relative_error(c: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> float:
+def relative_error(c, a, b) -> float:
+    rows = sample_rows(a.shape[0])
     reference = a[rows].astype(np.float64) @ b.astype(np.float64)
     return float(np.abs(np.asarray(c)[rows] - reference).max() / np.abs(reference).max())
 
 
-def leaf_size(spec, levels, n):
-    plan = export.plan(spec, levels)
-    for program in plan.levels:
-        n //= program.shape[0]
-    return n
-
-
-# ----------------------------------------------------------------------------- CPU
-
-def bench_cpu(sizes, repeats, cap_seconds, max_levels, min_leaf, level_caps):
-    """Each kernel row times np.matmul and the kernel alternately (native, kernel, native, ...)
-    so that both see the same load from the machine's other jobs; speedup = ratio of medians."""
+def bench_numpy(shapes, dtypes, threads_list, repeats, cap, rows_for, log):
+    """Rows for every (threads, dtype, shape, kernel)."""
     rng = np.random.default_rng(0)
+    out = []
+    for threads in threads_list:
+        with blas.limit_threads(threads):
+            for dtype in dtypes:
+                for shape in shapes:
+                    N, M, P = shape
+                    a = rng.uniform(-1, 1, (N, M)).astype(dtype)
+                    b = rng.uniform(-1, 1, (M, P)).astype(dtype)
+                    native_error = relative_error(np.matmul(a, b), a, b)
+                    for label, spec, levels in rows_for(shape):
+                        if spec == "auto":
+                            picked = crossover.choose(a.shape, b.shape, a.dtype, threads)
+                            note = ("native" if picked[0] == "native"
+                                    else f"{_name(picked[0])} L={picked[1]}")
+                            kernel = (lambda: library.matmul(a, b))  # noqa: E731
+                        else:
+                            note = ""
+                            function = export.numpy_function(spec, levels)
+                            kernel = (lambda f=function: f(a, b))  # noqa: E731
+                        error = relative_error(kernel(), a, b)
+                        nw, kw, nc, kc = timed_pairs(lambda: np.matmul(a, b), kernel, repeats,
+                                                     cap)
+                        row = dict(section="cpu", dtype=np.dtype(dtype).name, threads=threads,
+                                   shape="x".join(map(str, shape)), size=min(shape),
+                                   kernel=label, note=note, pairs=len(kw),
+                                   native_s=statistics.median(nw), kernel_s=statistics.median(kw),
+                                   speedup=statistics.median(nw) / statistics.median(kw),
+                                   cpu_speedup=(statistics.median(nc) / statistics.median(kc)
+                                                if threads == 1 else None),
+                                   error=error, native_error=native_error)
+                        out.append(row)
+                        log(row)
+    return out
+
+
+def _name(algorithm) -> str:
+    return algorithm if isinstance(algorithm, str) else "<" + ",".join(map(str, algorithm)) + ">"
+
+
+# ----------------------------------------------------------------------------- C with BLAS
+
+def bench_c(sizes, dtypes, repeats, log):
+    """The C harness with BLAS leaves: kernel vs one gemm call, alternating, single-threaded."""
+    flags = blas.c_flags()
+    if flags is None:
+        return [], "no OpenBLAS bundled with NumPy here: C rows not measured"
     rows = []
-    for n in sizes:
-        a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
-        b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
-        sample = sample_rows(n)
-        native_times = []
-        base = dict(size=n, kernel="np.matmul", speedup=1.0, native=None, repeats=0, note="",
-                    error=relative_error(np.matmul(a, b), a, b, sample))
-        rows.append(base)
-        top = level_caps.get(n, max_levels)
-        for label, spec, levels in schedules(max_levels):
-            if levels is not None and levels > top:
-                continue
-            row = dict(size=n, kernel=label, seconds=None, speedup=None, native=None, repeats=0,
-                       error=None, note="")
-            leaf = leaf_size(spec, levels, n)
-            if leaf < min_leaf:
-                row["note"] = f"skipped: leaf blocks {leaf} < {min_leaf}"
-            else:
-                kernel = export.numpy_function(spec, levels)
-                row["error"] = relative_error(kernel(a, b), a, b, sample)
-                native, seconds, count = timed_pair(lambda: np.matmul(a, b), lambda: kernel(a, b),
-                                                    repeats, cap_seconds)
-                native_times += native
-                row.update(seconds=statistics.median(seconds), native=statistics.median(native),
-                           repeats=count)
-                row["speedup"] = row["native"] / row["seconds"]
-                if count < repeats:
-                    row["note"] = f"{count} timed pairs (time cap)"
-            rows.append(row)
-            print(f"[cpu] {n}: {row}", flush=True)
-        base.update(seconds=statistics.median(native_times), repeats=len(native_times),
-                    note="all native runs at this size")
-    return rows
-
-
-def timed_pair(native_call, kernel_call, repeats, cap_seconds):
-    """One warm-up pair, then ``repeats`` alternating timed pairs (cut to at least 2 when they
-    would take more than ``cap_seconds``): (native times, kernel times, pairs)."""
-    start = time.perf_counter()
-    native_call(), kernel_call()
-    first = time.perf_counter() - start
-    count = max(2, min(repeats, int(cap_seconds / max(first, 1e-9))))
-    native, kernel = [], []
-    for _ in range(count):
-        native.append(median_seconds(native_call, 1, warmup=0))
-        kernel.append(median_seconds(kernel_call, 1, warmup=0))
-    return native, kernel, count
+    with tempfile.TemporaryDirectory() as folder:
+        for label, spec, levels in (("Strassen <2,2,2> r7, L=1", "strassen", 1),
+                                    ("Strassen <2,2,2> r7, L=2", "strassen", 2)):
+            source = Path(folder) / "kernel.c"
+            source.write_text(export.c_source(export.plan(spec, levels)))
+            for dtype in dtypes:
+                real = "float" if dtype == "float32" else "double"
+                binary = Path(folder) / f"kernel_{real}_{levels}"
+                subprocess.run(["cc", "-O3", "-march=native", "-std=c99", str(source), *flags,
+                                f"-DTG_REAL={real}", "-o", str(binary), "-lm"], check=True)
+                for size in sizes:
+                    done = subprocess.run([str(binary), str(size), str(size), str(size),
+                                           str(repeats)], capture_output=True, text=True,
+                                          env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                    lines = done.stdout.strip().split("\n")
+                    timing = lines[0].split("time kernel ")[1]
+                    kernel_s = float(timing.split(" s,")[0])
+                    gemm_s = float(timing.split("gemm ")[1].split(" s,")[0])
+                    row = dict(section="c", dtype=dtype, threads=1, shape=f"{size}^3",
+                               size=size, kernel=f"C {label} + {real[0]}gemm leaves",
+                               note="ok" if lines[-1].endswith(": ok") else "CHECK FAILED",
+                               pairs=repeats, native_s=gemm_s, kernel_s=kernel_s,
+                               speedup=gemm_s / kernel_s, cpu_speedup=None, error=None,
+                               native_error=None)
+                    rows.append(row)
+                    log(row)
+    return rows, "cc -O3 -march=native " + " ".join(flags[:4]) + " (NumPy's OpenBLAS)"
 
 
 # ----------------------------------------------------------------------------- error growth
 
-def error_growth(n: int):
-    """Max error / (u * n * max|A| max|B|) per level, float32 and float64, N = n.
-
-    The inputs are float32 numbers (so both precisions multiply the same matrices) and the
-    reference is their product in long double (64-bit mantissa on x86).
-    """
+def error_growth(n: int, log):
+    """Max error / (u n max|A| max|B|) per level, float32 and float64, against long double."""
     rng = np.random.default_rng(1)
     a32, b32 = (rng.uniform(-1, 1, (n, n)).astype(np.float32) for _ in range(2))
     reference = (a32.astype(np.longdouble) @ b32.astype(np.longdouble)).astype(np.float64)
     rows = []
-    for name, f in algorithms().items():
-        top = {"Strassen <2,2,2> r7": 4, "best <3,3,3> r23": 3, "DeepMind <4,4,4> r49": 2}[name]
+    for name, f, top in (("Strassen <2,2,2> r7", library.get(2, 2, 2), 4),
+                         ("DeepMind <4,4,4> r49", deepmind_444(), 2),
+                         ("best <3,3,3> r23", library.get(3, 3, 3), 3)):
         for levels in range(0, top + 1):
             row = dict(kernel=name, levels=levels)
             for dtype in (np.float32, np.float64):
@@ -154,61 +198,70 @@ def error_growth(n: int):
                     export.error_bound(export.plan(f, levels), n, dtype) / (eps * n)
                     if levels else 1.0)
             rows.append(row)
-            print(f"[error] {row}", flush=True)
+            log(row)
     return rows
 
 
 # ----------------------------------------------------------------------------- GPU
 
-def bench_gpu(sizes, repeats, max_levels, jax_platform="gpu"):
-    """JAX kernels vs jnp.matmul(precision=HIGHEST), float32, on the first GPU; [] if none.
-
-    ``jax_platform="cpu"`` runs the same code on the CPU (a smoke test of this path)."""
+def bench_gpu(sizes, repeats, platform_name, log, max_levels=3, rank49=True):
+    """JAX kernels (jitted once per shape and precision) vs jnp.matmul at the same precision."""
     import jax
     import jax.numpy as jnp
 
     try:
-        device = jax.devices(jax_platform)[0]
+        device = jax.devices(platform_name)[0]
     except RuntimeError:
-        return [], f"no {jax_platform.upper()} visible to JAX"
-    native_fn = jax.jit(lambda x, y: jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST))
+        return [], f"no {platform_name.upper()} visible to JAX"
     rows = []
-    for n in sizes:
-        key_a, key_b = jax.random.split(jax.random.PRNGKey(n))
-        a = jax.device_put(jax.random.uniform(key_a, (n, n), jnp.float32, -1, 1), device)
-        b = jax.device_put(jax.random.uniform(key_b, (n, n), jnp.float32, -1, 1), device)
-        sample = sample_rows(n)
-        a_host, b_host = np.asarray(a), np.asarray(b)
-        native = median_seconds(lambda: native_fn(a, b), repeats, 2, jax.block_until_ready)
-        rows.append(dict(size=n, kernel="jnp.matmul HIGHEST", seconds=native, speedup=1.0,
-                         repeats=repeats, note="",
-                         error=relative_error(native_fn(a, b), a_host, b_host, sample)))
-        print(f"[gpu] {n}: native {native:.4f} s", flush=True)
-        for label, spec, levels in schedules(max_levels):
-            if "<4,4,4>" in label and (levels or 2) > 1 and "then" not in label:
-                continue  # thousands of block products: minutes of XLA compile, no gain
-            fn = jax.jit(export.jax_function(spec, levels))
-            seconds = median_seconds(lambda: fn(a, b), repeats, 2, jax.block_until_ready)
-            rows.append(dict(size=n, kernel=label, seconds=seconds, speedup=native / seconds,
-                             repeats=repeats, note="",
-                             error=relative_error(fn(a, b), a_host, b_host, sample)))
-            print(f"[gpu] {n}: {label}: {rows[-1]}", flush=True)
+    specs = [(f"Strassen <2,2,2> r7, L={levels}", "strassen", levels)
+             for levels in range(1, max_levels + 1)]
+    if rank49:
+        specs.append(("DeepMind <4,4,4> r49, L=1", deepmind_444(), 1))
+    for precision in ("highest", "default"):
+        lax_precision = getattr(jax.lax.Precision, precision.upper())
+        native_fn = jax.jit(lambda x, y, p=lax_precision: jnp.matmul(x, y, precision=p))
+        kernels = {label: jax.jit(export.jax_function(spec, levels, precision=precision))
+                   for label, spec, levels in specs}
+        for n in sizes:
+            key_a, key_b = jax.random.split(jax.random.PRNGKey(n))
+            a = jax.device_put(jax.random.uniform(key_a, (n, n), jnp.float32, -1, 1), device)
+            b = jax.device_put(jax.random.uniform(key_b, (n, n), jnp.float32, -1, 1), device)
+            a_host, b_host = np.asarray(a), np.asarray(b)
+            native_error = relative_error(native_fn(a, b), a_host, b_host)
+            for label, kernel in kernels.items():
+                nw, kw, _, _ = timed_pairs(lambda: native_fn(a, b).block_until_ready(),
+                                           lambda k=kernel: k(a, b).block_until_ready(),
+                                           repeats, 60.0)
+                row = dict(section="gpu", dtype=f"float32 {precision.upper()}", threads=None,
+                           shape=f"{n}^3", size=n, kernel=label, note=str(device),
+                           pairs=len(kw), native_s=statistics.median(nw),
+                           kernel_s=statistics.median(kw),
+                           speedup=statistics.median(nw) / statistics.median(kw), cpu_speedup=None,
+                           error=relative_error(kernel(a, b), a_host, b_host),
+                           native_error=native_error)
+                rows.append(row)
+                log(row)
     return rows, str(device)
 
 
 # ----------------------------------------------------------------------------- report
 
-def table(rows, unit="s"):
-    lines = ["| N | kernel | median time (s) | native median, same runs (s) | speedup vs native "
-             "| max rel. error | timed runs | note |", "|---|---|---|---|---|---|---|---|"]
+def table(rows):
+    lines = ["| dtype | threads | shape | kernel | native median (s) | kernel median (s) | "
+             "speedup (wall) | speedup (CPU time) | pairs | max rel. error (native) | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def fmt(value, pattern):
         return pattern.format(value) if value is not None else "-"
 
     for r in rows:
-        lines.append(f"| {r['size']} | {r['kernel']} | {fmt(r['seconds'], '{:.4f}')} | "
-                     f"{fmt(r.get('native'), '{:.4f}')} | {fmt(r['speedup'], '{:.3f}x')} | "
-                     f"{fmt(r['error'], '{:.2e}')} | {r['repeats']} | {r['note']} |")
+        error = (f"{fmt(r['error'], '{:.2e}')} ({fmt(r['native_error'], '{:.2e}')})"
+                 if r["error"] is not None else "-")
+        lines.append(f"| {r['dtype']} | {fmt(r['threads'], '{}')} | {r['shape']} | {r['kernel']} "
+                     f"| {r['native_s']:.4f} | {r['kernel_s']:.4f} | **{r['speedup']:.3f}x** | "
+                     f"{fmt(r['cpu_speedup'], '{:.3f}x')} | {r['pairs']} | {error} | "
+                     f"{r['note']} |")
     return lines
 
 
@@ -228,18 +281,18 @@ def plot(rows, path, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    kernels = [k for k in dict.fromkeys(r["kernel"] for r in rows) if "matmul" not in k]
-    for kernel in kernels:
-        points = [(r["size"], r["speedup"]) for r in rows
-                  if r["kernel"] == kernel and r["speedup"] is not None]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=kernel)
+    groups = dict.fromkeys((r["kernel"], r["dtype"], r["threads"]) for r in rows)
+    for kernel, dtype, threads in groups:
+        points = sorted((r["size"], r["speedup"]) for r in rows
+                        if (r["kernel"], r["dtype"], r["threads"]) == (kernel, dtype, threads))
+        if len(points) > 1:
+            ax.plot(*zip(*points), marker="o", label=f"{kernel} ({dtype}, {threads} thr)")
     ax.axhline(1.0, color="black", linewidth=1)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("N (N x N times N x N)")
-    ax.set_ylabel("speedup over native matmul (median)")
+    ax.set_ylabel("speedup over native matmul (ratio of medians)")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -247,87 +300,117 @@ def plot(rows, path, title):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096, 8192])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument("--rect", nargs="+", default=["4096x2048x4096", "3072x2048x3072",
+                                                       "4096x4096x2048"])
+    parser.add_argument("--c-sizes", type=int, nargs="+", default=[2048, 4096])
     parser.add_argument("--gpu-sizes", type=int, nargs="+",
                         default=[4096, 8192, 12288, 16384, 20480])
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--cap", type=float, default=45.0,
-                        help="seconds of timed runs per CPU row before repeats are cut")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--cap", type=float, default=90.0,
+                        help="seconds of timed pairs per row before repeats are cut (>= 2 pairs)")
     parser.add_argument("--max-levels", type=int, default=3)
-    parser.add_argument("--level-caps", nargs="*", default=["4096:2", "8192:1"],
-                        help="SIZE:L: at SIZE time only levels up to L (and the mixed schedule); "
-                             "one np.matmul at 8192 takes ~16 s single-threaded here")
-    parser.add_argument("--min-leaf", type=int, default=64,
-                        help="skip CPU rows whose leaf blocks would be smaller than this")
+    parser.add_argument("--min-leaf", type=int, default=512)
+    parser.add_argument("--full-below", type=int, default=4096,
+                        help="sizes up to this also time <3,3,3> and the mixed schedule")
     parser.add_argument("--error-size", type=int, default=512)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 3 repeats")
-    parser.add_argument("--jax-platform", default="gpu",
-                        help="device for the JAX part (cpu: smoke-test that path here)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "kernels.md")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 repeats")
+    parser.add_argument("--jax-platform", default="gpu")
+    parser.add_argument("--out", type=Path, default=RESULTS / "kernels_run.json",
+                        help="rows as JSON (the report is written from one or more such files)")
+    parser.add_argument("--report", type=Path, nargs="+", default=None,
+                        help="write results/kernels.md (+ .csv, plot) from these run files and "
+                             "stop")
     args = parser.parse_args()
+    if args.report:
+        report(args.report, RESULTS / "kernels.md")
+        return
     if args.quick:
-        args.sizes, args.gpu_sizes, args.repeats, args.error_size = [256, 512], [512], 3, 256
-        args.min_leaf, args.level_caps = 8, ["512:1"]
+        args.sizes, args.gpu_sizes, args.repeats, args.error_size = [256, 512], [256], 2, 128
+        args.min_leaf, args.rect, args.c_sizes = 64, ["256x128x256"], [256]
     start = time.perf_counter()
-    caps = {int(k): int(v) for k, v in (item.split(":") for item in args.level_caps)}
-    cpu = bench_cpu(args.sizes, args.repeats, args.cap, args.max_levels, args.min_leaf, caps)
-    growth = error_growth(args.error_size)
-    gpu, gpu_device = bench_gpu(args.gpu_sizes, args.repeats, args.max_levels, args.jax_platform)
+
+    def log(row):
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+              flush=True)
+
+    rows, notes = [], {}
+    if "cpu" in args.only:
+        rows += bench_numpy([(n, n, n) for n in args.sizes], args.dtypes, args.threads,
+                            args.repeats, args.cap,
+                            lambda s: square_rows(s[0], args.min_leaf, args.max_levels,
+                                                  s[0] <= args.full_below), log)
+    if "rect" in args.only:
+        def rect_rows(shape):
+            n, m, p = shape
+            fits = [(f"library <{a},{b},{c}> r{library.get(a, b, c).rank}, L=1", (a, b, c), 1)
+                    for a, b, c in ((4, 2, 4), (3, 2, 3), (4, 4, 2))
+                    if n % a == 0 and m % b == 0 and p % c == 0 and n // a == m // b == p // c]
+            return [("auto", "auto", None), ("Strassen <2,2,2> r7, L=1", "strassen", 1)] + fits
+
+        shapes = [tuple(int(d) for d in s.split("x")) for s in args.rect]
+        for row in bench_numpy(shapes, args.dtypes[:1], [1], args.repeats, args.cap, rect_rows,
+                               log):
+            row["section"] = "rect"
+            rows.append(row)
+    if "c" in args.only:
+        c_rows, notes["c"] = bench_c(args.c_sizes, args.dtypes, max(3, args.repeats), log)
+        rows += c_rows
+    growth = error_growth(args.error_size, log) if "error" in args.only else []
+    if "gpu" in args.only:
+        gpu_rows, notes["gpu"] = bench_gpu(args.gpu_sizes, args.repeats, args.jax_platform, log,
+                                           args.max_levels, not args.quick)
+        rows += gpu_rows
     elapsed = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    png = args.out.with_name(args.out.stem + "_cpu.png")
-    plot(cpu, png, "NumPy block-recursive kernels vs np.matmul, float32, CPU")
-    lines = [
-        "# Exported kernels against native matmul",
-        "",
-        f"Written by `experiments/bench_kernels.py` on {datetime.date.today()} in "
-        f"{elapsed / 60:.1f} min. CPU: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other jobs (timings are noisy; speedups are ratios "
-        f"of medians measured in the same run), NumPy {np.__version__} "
-        f"({_blas_name()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}: "
-        "one thread for np.matmul and for every leaf product alike).",
-        "",
-        "Precision: float32 inputs and outputs everywhere (NumPy/OpenBLAS sgemm at the leaves on "
-        "the CPU). Error: max|C - C64| / max|C64| on 256 rows spread over C, C64 the float64 "
-        "product of the same float32 inputs. Time: after one warm-up pair, np.matmul and the "
-        "kernel run alternately (native, kernel, native, ...) so both see the same load; the "
-        "speedup is the ratio of the two medians of the same row.",
-        "",
-        "## CPU: NumPy kernels vs `np.matmul` (float32)",
-        "",
-        *table(cpu),
-        "",
-        f"![speedup plot]({png.name})",
-        "",
-        f"## Float error growth with levels (N = {args.error_size}, inputs uniform in [-1, 1])",
-        "",
-        "Max |C - AB| over all entries divided by u N max|A| max|B| (u the unit roundoff, so "
-        "the classical worst-case bound is 1), against `export.error_bound` on the same scale "
-        "(the bound the tests enforce). Level 0 is np.matmul.",
-        "",
-        *growth_table(growth),
-        "",
-        f"## {args.jax_platform.upper()}: JAX kernels vs `jnp.matmul(precision=HIGHEST)` "
-        "(float32, jit, block_until_ready)",
-        "",
-    ]
-    if gpu:
-        gpu_png = args.out.with_name(args.out.stem + "_gpu.png")
-        plot(gpu, gpu_png, f"JAX kernels vs jnp.matmul HIGHEST, float32, {gpu_device}")
-        lines += [f"Device: {gpu_device}.", "", *table(gpu), "", f"![gpu plot]({gpu_png.name})"]
-    else:
-        lines += [f"Not measured in this session ({gpu_device}). The same script runs the GPU rows "
-                  "(sizes " + ", ".join(map(str, args.gpu_sizes)) + ") where JAX sees a GPU."]
-    args.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out} and {png} in {elapsed / 60:.1f} min")
+    args.out.write_text(json.dumps(dict(
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        minutes=elapsed / 60, machine=machine(), args={k: str(v) for k, v in vars(args).items()},
+        notes=notes, rows=rows, growth=growth), indent=1) + "\n")
+    print(f"wrote {args.out} in {elapsed / 60:.1f} min")
 
 
-def _blas_name() -> str:
+def machine() -> str:
     try:
         config = np.show_config(mode="dicts")
-        return config["Build Dependencies"]["blas"]["name"]
+        name = config["Build Dependencies"]["blas"]["name"]
+        version = config["Build Dependencies"]["blas"].get("version", "")
     except Exception:  # older NumPy: no dict mode
-        return "BLAS unknown"
+        name, version = "BLAS unknown", ""
+    return (f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, NumPy "
+            f"{np.__version__} ({name} {version})")
+
+
+def report(paths: list[Path], out: Path) -> None:
+    """results/kernels.md (+ kernels.csv, kernels_cpu.png) from the JSON files of runs."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    rows = [r for run in runs for r in run["rows"]]
+    growth = [g for run in runs for g in run["growth"]]
+    with open(out.with_suffix(".csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    png = out.with_name(out.stem + "_cpu.png")
+    plot([r for r in rows if r["section"] == "cpu" and r["kernel"] != "auto"], png,
+         "Lean NumPy kernels vs np.matmul (CPU)")
+    lines = ["# Exported kernels against native matmul", "",
+             "Runs: " + "; ".join(f"{run['date']} ({run['minutes']:.0f} min, {run['machine']})"
+                                  for run in runs) + ".", ""]
+    for section, title in (("cpu", "CPU: NumPy kernels and `library.matmul(..., 'auto')` vs "
+                                   "`np.matmul`, square"),
+                           ("rect", "CPU: rectangular shapes"),
+                           ("c", "C kernels with BLAS leaves vs one gemm call (harness)"),
+                           ("gpu", "GPU: jitted JAX kernels vs `jnp.matmul`")):
+        chosen = [r for r in rows if r["section"] == section]
+        if chosen:
+            lines += [f"## {title}", "", *table(chosen), ""]
+    if growth:
+        lines += ["## Float error growth with levels", "", *growth_table(growth), ""]
+    lines += [f"![speedup plot]({png.name})", ""]
+    out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,24 @@ def test_library_matmul_jax_backend():
     a, b = (rng.uniform(-1, 1, s).astype(np.float32) for s in ((30, 22), (22, 35)))
     np.testing.assert_allclose(library.matmul(a, b, "strassen", 1, backend="jax"),
                                a.astype(np.float64) @ b, atol=1e-5)
+
+
+def test_benchmark_gpu_path_runs_on_the_cpu(tmp_path):
+    """experiments/bench_kernels.py's GPU section, as a lent accelerator would run it, on the
+    CPU: jitted kernels at precision HIGHEST and DEFAULT against jnp.matmul at the same one."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "experiments" / "bench_kernels.py"
+    out = tmp_path / "run.json"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--only", "gpu",
+                           "--jax-platform", "cpu", "--gpu-sizes", "64", "--max-levels", "2",
+                           "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["dtype"] for r in rows} == {"float32 HIGHEST", "float32 DEFAULT"}
+    assert len(rows) == 4 and all(r["pairs"] >= 2 and r["speedup"] > 0 for r in rows)
+    assert all(r["error"] < 1e-5 for r in rows)

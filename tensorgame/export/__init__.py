@@ -30,9 +30,11 @@ def numpy_function(algorithm, levels=None, arithmetic=None):
     return load_python(python_source(plan(algorithm, levels, arithmetic), "numpy"))
 
 
-def jax_function(algorithm, levels=None, arithmetic=None):
-    """The live JAX function (pure jnp: wrap it in jax.jit, differentiate it, batch it)."""
-    return load_python(python_source(plan(algorithm, levels, arithmetic), "jax"))
+def jax_function(algorithm, levels=None, arithmetic=None, precision="highest"):
+    """The live JAX function (pure jnp: wrap it in jax.jit, differentiate it, batch it);
+    ``precision`` of the leaves: "highest" (full float32), "high" or "default" (TF32 on GPUs)."""
+    return load_python(python_source(plan(algorithm, levels, arithmetic), "jax",
+                                     precision=precision))
 
 
 def additions(f, gf2: bool | None = None) -> tuple[int, int]:

@@ -38,15 +38,18 @@ FORMAT = "tensorgame/crossover-v1"
 MARGIN = 1.03
 DTYPES = ("float32", "float64")
 
-# Measured with `tensorgame tune` on the development machine (see "machine"); rows kept short.
+# From experiments/bench_kernels.py on the development machine (results/kernels.md): Strassen's
+# lean NumPy kernel against np.matmul, single-threaded OpenBLAS; native elsewhere.
 SHIPPED: dict = {
     "format": FORMAT,
     "machine": "x86_64, 2 cores shared with other jobs, NumPy 2.4 with scipy-openblas 0.3.31, "
-               "single-threaded BLAS",
+               "single-threaded BLAS (see results/kernels.md)",
     "rows": [],
     "rules": [
-        {"dtype": "float32", "threads": 1, "min_size": 2048, "algorithm": "strassen", "levels": 1},
-        {"dtype": "float64", "threads": 1, "min_size": 2048, "algorithm": "strassen", "levels": 1},
+        {"dtype": "float32", "threads": 1, "min_size": 4096, "algorithm": "strassen", "levels": 1},
+        {"dtype": "float32", "threads": 1, "min_size": 8192, "algorithm": "strassen", "levels": 2},
+        {"dtype": "float64", "threads": 1, "min_size": 4096, "algorithm": "strassen", "levels": 1},
+        {"dtype": "float64", "threads": 1, "min_size": 8192, "algorithm": "strassen", "levels": 2},
     ],
 }
 

@@ -37,7 +37,7 @@ def _accumulate(out, a, b):
 import jax.numpy as jnp
 
 xp = jnp
-PRECISION = jax.lax.Precision.HIGHEST  # full float32 products at the leaves (no TF32/bf16 passes)
+PRECISION = jax.lax.Precision.{precision}  # {precision_note}
 
 
 def _leaf(a, b):
@@ -180,11 +180,26 @@ def _multiply(A, B, C, level):
 '''
 
 
-def python_source(plan: Plan, backend: str = "numpy", name: str = "matmul") -> str:
-    """The module text defining ``name(A, B)`` for ``plan`` on ``backend`` ("numpy" or "jax")."""
+PRECISIONS = {"highest": "full float32 products at the leaves (no TF32/bf16 passes)",
+              "high": "TF32-class products at the leaves where the device has them (3 bf16 passes)",
+              "default": "the device's fastest float32 products at the leaves (TF32 on GPUs)"}
+
+
+def python_source(plan: Plan, backend: str = "numpy", name: str = "matmul",
+                  precision: str = "highest") -> str:
+    """The module text defining ``name(A, B)`` for ``plan`` on ``backend`` ("numpy" or "jax").
+
+    ``precision`` (JAX only) sets the leaves' ``jax.lax.Precision``: "highest" (default),
+    "high" or "default"; always state it with a GPU timing.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     text = _python_source(plan, backend, names.PLACEHOLDER)
+    if backend == "jax":
+        text = text.replace("{precision}", precision.upper()).replace(
+            "{precision_note}", PRECISIONS[precision])
     names.check_python(name, text)
     return text.replace(names.PLACEHOLDER, name)
 

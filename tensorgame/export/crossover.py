@@ -66,7 +66,23 @@ _LOADED: dict = {}
 
 
 def table() -> tuple[dict, str]:
-    """(the table in force, where it came from): the user's if it exists and is valid."""
+    """(the table in force, where it came from): the user's if it exists and is valid.
+
+    The file is looked at again at most every ``RECHECK`` seconds (``matmul`` asks per call).
+    """
+    now = time.monotonic()
+    if _LOADED.get("answer") is not None and now - _LOADED["checked"] < RECHECK and (
+            _LOADED.get("env") == os.environ.get("TENSORGAME_CROSSOVER")):
+        return _LOADED["answer"]
+    answer = _table()
+    _LOADED.update(answer=answer, checked=now, env=os.environ.get("TENSORGAME_CROSSOVER"))
+    return answer
+
+
+RECHECK = 2.0
+
+
+def _table() -> tuple[dict, str]:
     path = user_path()
     try:
         stamp = path.stat().st_mtime_ns if path.is_file() else None
@@ -121,8 +137,10 @@ def choose(a_shape, b_shape, dtype, threads: int | None = None, rules=None):
     if dtype not in DTYPES:
         return "native", None
     size = min(a_shape[-2], a_shape[-1], b_shape[-1])
-    threads = current_threads() if threads is None else threads
     rules = table()[0]["rules"] if rules is None else rules
+    if all(r["min_size"] > size for r in rules):
+        return "native", None  # the common small case: no thread query
+    threads = current_threads() if threads is None else threads
     usable = [r for r in rules if r["dtype"] == dtype and r["threads"] == threads
               and r["min_size"] <= size]
     if not usable:

@@ -20,9 +20,15 @@ def matmul(A, B, algorithm="auto", levels=None, backend="numpy"):
 
     The library holds data; export makes kernels from it, so export is imported only on use.
     """
-    from tensorgame.export.multiply import matmul as export_matmul
+    global _export_matmul
+    if _export_matmul is None:
+        from tensorgame.export.multiply import matmul as export_matmul
 
-    return export_matmul(A, B, algorithm, levels, backend)
+        _export_matmul = export_matmul
+    return _export_matmul(A, B, algorithm, levels, backend)
+
+
+_export_matmul = None
 
 
 __all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "matmul", "naive"]

@@ -76,6 +76,7 @@ def test_choose_follows_the_rules():
 def test_auto_runs_what_the_table_says(tmp_path, monkeypatch):
     path = tmp_path / "crossover.json"
     monkeypatch.setenv("TENSORGAME_CROSSOVER", str(path))
+    monkeypatch.setattr(crossover, "RECHECK", 0.0)  # look at the file on every call
     threads = crossover.current_threads()
     rng = np.random.default_rng(1)
     a, b = (rng.uniform(-1, 1, (96, 96)).astype(np.float32) for _ in range(2))

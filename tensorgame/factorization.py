@@ -152,9 +152,9 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
 
     Working memory is a small multiple of the target's I*J*K entries whatever R and the density
     of the factors: sparse terms are scattered in bounded chunks, dense ones are summed as an
-    integer matrix product over a few terms at a time. With coefficients too large for int64
-    (Python integers), a check of more than ``MAX_BIG_PRODUCTS`` products is refused as a
-    TensorgameError rather than run for minutes.
+    integer matrix product over a few terms at a time. A check of more than ``MAX_PRODUCTS``
+    products (``MAX_BIG_PRODUCTS`` when coefficients are too large for int64) is refused as a
+    TensorgameError rather than run for many minutes.
     """
     if field not in FIELDS:
         raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
@@ -235,8 +235,10 @@ def _integerize(array: np.ndarray) -> tuple[np.ndarray, int]:
     return np.array(scaled + [None], dtype=object)[:-1][inverse].reshape(array.shape), d
 
 
+MAX_PRODUCTS = 2**30  # products summed in int64 (up to about a minute) before refusing
 MAX_BIG_PRODUCTS = 2**24  # products summed with Python integers (about 10 s) before refusing
 _CHUNK_PRODUCTS = 2**21  # sparse products scattered at once (~100 MB of index arrays)
+_DENSE_PRODUCTS = 2**12  # a term with fewer products is always scattered
 
 
 def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
@@ -245,10 +247,12 @@ def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
 
     Term r has nnz(u_r) * nnz(v_r) * nnz(w_r) non-zero products. Terms with few of them are
     scattered (flat indices and values by index arithmetic, ``np.add.at``) in chunks of at most
-    ``_CHUNK_PRODUCTS`` products; terms with many (a sixteenth of I*J*K or more) are summed as
-    (u_r (x) v_r)^T @ w_r matrix products, at most K terms at a time, so no intermediate
-    exceeds I*J*K entries. int64 is used while a bound on every partial sum shows it cannot
-    overflow, else Python integers.
+    ``_CHUNK_PRODUCTS`` products; terms with many (a sixteenth of I*J*K or more, and at least
+    ``_DENSE_PRODUCTS``) are summed as (u_r (x) v_r)^T @ w_r matrix products, a block of terms
+    at a time, so no intermediate exceeds max(I*J*K, _CHUNK_PRODUCTS) entries. int64 is used
+    while a bound on every partial sum shows it cannot overflow, else Python integers. Time is
+    bounded too: more than ``MAX_PRODUCTS`` products (``MAX_BIG_PRODUCTS`` with Python integers)
+    is refused as a one-line TensorgameError instead of running for many minutes.
     """
     size_i, size_j, size_k = shape
     volume = size_i * size_j * size_k
@@ -256,28 +260,28 @@ def _sum_of_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray,
     dtype = np.int64 if bound < _INT64_SAFE else object
     counts = [np.count_nonzero(a, axis=1).astype(np.int64) for a in (u, v, w)]
     products = counts[0] * counts[1] * counts[2]  # each <= I*J*K, no overflow
-    dense = products * 16 >= volume
-    if dtype is object:
-        work = int(products[~dense].sum()) + int(dense.sum()) * volume
-        if work > MAX_BIG_PRODUCTS:
-            raise TensorgameError(
-                f"coefficients beyond 64-bit integers and {work} products to sum: too large "
-                f"for an exact check with big integers (limit {MAX_BIG_PRODUCTS})")
+    dense = (products * 16 >= volume) & (products >= _DENSE_PRODUCTS)
+    sparse_terms, dense_terms = np.flatnonzero(~dense), np.flatnonzero(dense)
+    cumulative = np.cumsum(products[sparse_terms])
+    work = (int(cumulative[-1]) if cumulative.size else 0) + dense_terms.size * volume // 16
+    limit = MAX_PRODUCTS if dtype is np.int64 else MAX_BIG_PRODUCTS
+    if work > limit:
+        big = "" if dtype is np.int64 else " with coefficients beyond 64-bit integers"
+        raise TensorgameError(f"too large to verify exactly{big}: about {work} products to "
+                              f"sum (limit {limit})")
     total = np.zeros(volume, dtype=dtype)
-    sparse_terms = np.flatnonzero(~dense)
-    start = 0
+    start, done = 0, 0
     while start < sparse_terms.size:  # chunks of consecutive sparse terms
-        cumulative = np.cumsum(products[sparse_terms[start:]])
-        stop = start + max(1, int(np.searchsorted(cumulative, _CHUNK_PRODUCTS, side="right")))
+        stop = max(start + 1, int(np.searchsorted(cumulative, done + _CHUNK_PRODUCTS,
+                                                  side="right")))
         pick = sparse_terms[start:stop]
         terms, index = np.nonzero(u[pick])
         values = u[pick][terms, index].astype(dtype)
         for factor in (v[pick], w[pick]):
             terms, index, values = _outer_nonzeros(terms, index, values, factor, dtype)
         np.add.at(total, index, values)
-        start = stop
-    dense_terms = np.flatnonzero(dense)
-    block = max(1, size_k)
+        start, done = stop, int(cumulative[stop - 1])
+    block = max(1, max(volume, _CHUNK_PRODUCTS) // (size_i * size_j))  # uv: <= that many entries
     flat = total.reshape(size_i * size_j, size_k)
     for start in range(0, dense_terms.size, block):
         pick = dense_terms[start:start + block]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import glob
 import gzip
+import itertools
 import json
 import math
 import os
@@ -141,6 +142,9 @@ def from_json(obj: Any, source: str = "<json>") -> Factorization:
 
 def _parse_rows(rows: list, name: str, length: int, field: str, fail) -> np.ndarray:
     """[R, length] int64 (or Fraction objects for Q) from JSON rows, checked entry by entry."""
+    fast = _integer_rows(rows, length, field)
+    if fast is not None:
+        return fast
     parsed, fractions = [], {}  # "p/q" text -> its Fraction
     for r, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != length:
@@ -170,6 +174,26 @@ def _parse_rows(rows: list, name: str, length: int, field: str, fail) -> np.ndar
     out = np.empty((len(parsed), length), dtype=object)
     out[:] = parsed  # equal fractions share one object, which Factorization converts once
     return out
+
+
+def _integer_rows(rows: list, length: int, field: str) -> np.ndarray | None:
+    """The common case at C speed: every row a list of ``length`` plain ints within the limits
+    (0/1 for Z2). None when anything differs: the row-by-row parser then names the problem."""
+    if not rows or set(map(type, rows)) != {list} or set(map(len, rows)) != {length}:
+        return None
+    if set(map(type, itertools.chain.from_iterable(rows))) != {int}:  # bool, float, str: no
+        return None
+    try:
+        array = np.array(rows, dtype=np.int64)
+    except OverflowError:
+        return None
+    if array.shape != (len(rows), length) or (
+            array.size and (int(array.max()) >= MAX_COEFFICIENT
+                            or int(array.min()) <= -MAX_COEFFICIENT)):
+        return None
+    if field == "Z2" and array.size and (int(array.min()) < 0 or int(array.max()) > 1):
+        return None
+    return array
 
 
 def _parse_rational(value: Any, where: str, fail) -> int | Fraction:
@@ -304,7 +328,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
         data = data.encode()
     try:
         existing = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the latter: mkdir below says which file
         existing = None
     except OSError as error:
         raise _write_error(path, error) from None

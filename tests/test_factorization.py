@@ -254,3 +254,19 @@ def test_factorization_rejects_inconsistent_arrays():
                       w=np.zeros((2, 4)))
     with pytest.raises(TensorgameError):
         Factorization(shape=(2, 2, 2), field="Z", u=[[Fraction(1, 2)] * 4], v=[[1] * 4], w=[[1] * 4])
+
+
+def test_verification_time_is_bounded_too():
+    import time
+    # many tiny terms: 400,001 terms of <1,1,1> that cancel down to the one product
+    ones = np.ones((400_001, 1), dtype=np.int64)
+    w = ones.copy()
+    w[1::2] = -1
+    start = time.process_time()
+    assert verify(Factorization(shape=(1, 1, 1), field="Z", u=ones, v=ones, w=w)).valid
+    assert time.process_time() - start < 15  # ~1 s; a Python loop per term took minutes
+    # dense terms whose products no machine sums in reasonable time: refused in one line
+    rng = np.random.default_rng(1)
+    u, v, w = (rng.integers(1, 3, (3000, 256)) for _ in range(3))
+    with pytest.raises(TensorgameError, match="too large to verify exactly"):
+        verify(Factorization(shape=(16, 16, 16), field="Z", u=u, v=v, w=w))

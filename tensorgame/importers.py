@@ -34,6 +34,8 @@ DEEPMIND_META = {
                     "algorithms with reinforcement learning, Nature 610, 47-53 (2022), "
                     "github.com/google-deepmind/alphatensor"),
 }
+MAX_MEMBERS = 1024  # npz members per file
+
 FMM_META = {
     "licence": "MIT",
     "attribution": ("FastMatrixMultiplication collection, Copyright (c) 2025 Andrew Perminov, "
@@ -167,11 +169,18 @@ def _import_npz(data: bytes, path) -> list[Factorization]:
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as error:
         raise TensorgameError(f"{path}: not a valid npz/zip file: {error}") from None
+    if len(members) > MAX_MEMBERS:
+        raise TensorgameError(f"{path}: {len(members)} members (at most {MAX_MEMBERS}; "
+                              f"DeepMind's files hold 113 in all)")
+    names = [info.filename for info in members]
+    if len(set(names)) != len(names):
+        raise TensorgameError(f"{path}: member {next(n for n in names if names.count(n) > 1)!r} "
+                              f"appears twice")
     out = []
     for info in members:
         where = f"{path}[{info.filename}]"
         key = info.filename.removesuffix(".npy")
-        if not re.fullmatch(r"[0-9]{1,4},[0-9]{1,4},[0-9]{1,4}", key) or (
+        if not re.fullmatch(r"[1-9][0-9]{0,3},[1-9][0-9]{0,3},[1-9][0-9]{0,3}", key) or (
                 not info.filename.endswith(".npy")):
             raise TensorgameError(f"{where}: expected members named 'n,m,p.npy'")
         shape = tuple(int(x) for x in key.split(","))

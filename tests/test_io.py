@@ -517,3 +517,19 @@ def test_write_failures_are_one_line_and_leave_nothing(tmp_path, monkeypatch):
             message = one_line_error(lambda: io.save(STRASSEN, tmp_path / "c.json"))
         assert os.strerror(code) in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_npz_member_count_and_names_are_bounded(tmp_path, monkeypatch):
+    from tensorgame import importers
+    member = strassen_npy()
+    monkeypatch.setattr(importers, "MAX_MEMBERS", 3)
+    many = write_npz(tmp_path / "many.npz", {f"{i + 1},2,2.npy": member for i in range(4)})
+    assert "at most 3" in one_line_error(lambda: io.import_file(many))
+    with pytest.warns(UserWarning):  # zipfile warns about the duplicate it is asked to write
+        with zipfile.ZipFile(tmp_path / "twice.npz", "w") as archive:
+            archive.writestr("2,2,2.npy", member)
+            archive.writestr("2,2,2.npy", member)
+    assert "appears twice" in one_line_error(lambda: io.import_file(tmp_path / "twice.npz"))
+    write_npz(tmp_path / "zeros.npz", {"02,2,2.npy": member})
+    assert "expected members named" in one_line_error(
+        lambda: io.import_file(tmp_path / "zeros.npz"))

@@ -21,7 +21,6 @@ Importers of published data (DeepMind npz, FastMatrixMultiplication JSON) live i
 from __future__ import annotations
 
 import errno
-import glob
 import gzip
 import itertools
 import json
@@ -318,7 +317,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     The data goes to a temp file beside the target (``.NAME.PID.XXXX.tmp``), is fsynced and
     renamed over the target, so readers see the old file or the new one and a failure (disk
     full, read-only file system, Ctrl-C) leaves the old file and no temp file. The new file gets
-    the mode of the file it replaces, else 0666 minus the umask. Temp files of this name left by
+    the mode of the file it replaces, else 0666 minus the umask. Temp files left in the folder by
     a writer that was killed (its process is gone) are removed. Missing parent folders are
     created. Existing targets that are not regular files (devices, pipes, folders) are refused:
     a rename would replace them.
@@ -345,12 +344,11 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
                               f"{_file_in_the_way(parent)}") from None
     except OSError as error:
         raise _write_error(path, error) from None
-    prefix = f".{path.name[:100]}."
-    _remove_stale_temps(parent, prefix)
+    _remove_stale_temps(parent)
     temp = None
     try:
-        handle, temp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp",
-                                        dir=parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name[:100]}.{os.getpid()}.",
+                                        suffix=".tmp", dir=parent)
         with os.fdopen(handle, "wb") as out:
             os.fchmod(out.fileno(), mode)
             out.write(data)
@@ -396,17 +394,33 @@ def _umask() -> int:
     return mask
 
 
-def _remove_stale_temps(folder: Path, prefix: str) -> None:
-    """Remove ``PREFIX<pid>.*.tmp`` files whose writer process no longer exists."""
-    for name in glob.glob(glob.escape(str(folder / prefix)) + "*.tmp"):
-        pid_text = os.path.basename(name)[len(prefix):].split(".", 1)[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+_STALE = re.compile(r"\..+\.([0-9]{1,10})\.[a-z0-9_]{8}\.tmp")  # .NAME.PID.RANDOM.tmp
+_CLEANED: set[str] = set()  # folders already swept by this process
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Remove this writer's temp files (``.NAME.PID.XXXXXXXX.tmp``) whose process is gone.
+
+    A writer killed between writing and renaming leaves one; the first write into a folder in
+    each process sweeps that folder once (a sweep per write would cost a listing each time).
+    """
+    key = os.path.abspath(folder)
+    if key in _CLEANED:
+        return
+    _CLEANED.add(key)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = _STALE.fullmatch(name)
+        if not match or int(match.group(1)) == os.getpid():
             continue
         try:
-            os.kill(int(pid_text), 0)
+            os.kill(int(match.group(1)), 0)
         except ProcessLookupError:
             try:
-                os.unlink(name)
+                os.unlink(os.path.join(folder, name))
             except OSError:
                 pass
         except (PermissionError, OverflowError, ValueError):

@@ -493,14 +493,15 @@ def test_temp_files_of_killed_writers_are_removed(tmp_path):
     import sys
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = tmp_path / f".a.json.{dead}.k2j3h4.tmp"
-    alive = tmp_path / f".a.json.{os.getppid()}.x8y7z6.tmp"  # a live writer's: kept
-    other = tmp_path / f".b.json.{dead}.k2j3h4.tmp"  # another file's: not ours to judge now
-    for path in (stale, alive, other):
+    stale = tmp_path / f".a.json.{dead}.k2j3h4_x.tmp"
+    other = tmp_path / f".b.json.gz.{dead}.abcdefgh.tmp"  # another name's, also dead
+    alive = tmp_path / f".a.json.{os.getppid()}.x8y7z6ab.tmp"  # a live writer's: kept
+    foreign = tmp_path / f".notes.{dead}.tmp"  # not this writer's pattern: kept
+    for path in (stale, other, alive, foreign):
         path.write_text("partial")
     io.save(STRASSEN, tmp_path / "a.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["a.json", alive.name, other.name])
+        ["a.json", alive.name, foreign.name])
 
 
 def test_write_failures_are_one_line_and_leave_nothing(tmp_path, monkeypatch):

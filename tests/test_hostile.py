@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -185,10 +186,13 @@ def run_corpus(folder: Path, results: Path) -> None:
         for argv in commands:
             if argv[0] in ("improve", "bench") and runs[0]["code"] != 2:
                 continue  # these run for real on a readable file: only unreadable ones here
-            if path.name.startswith("dense") and argv[0] in ("show", "export"):
-                continue  # seconds each; verify and import cover the memory bound
+            if path.name == "dense_16.json" and argv[0] != "verify" or (
+                    path.name == "dense_16.npz" and argv[0] != "import"):
+                continue  # seconds each: one reader of each covers the memory bound
             before = set(outputs.rglob("*"))
+            began = time.perf_counter()
             runs.append(call(*argv))
+            runs[-1]["seconds"] = round(time.perf_counter() - began, 3)
             runs[-1]["written"] = sorted(str(p.relative_to(outputs))
                                          for p in set(outputs.rglob("*")) - before)
         records.append({"file": path.name, "runs": runs})
@@ -237,8 +241,8 @@ def test_every_reading_command_answers_hostile_files_in_one_line(tmp_path):
     by_file = {r["file"]: r["runs"] for r in json.loads(results.read_text())}
     for name in ("dense_16.json", "dense_16.npz", "int64_min.npz", "uint64.npz", "bomb.json.gz",
                  "named_pipe.json", "zero", "urandom", "fraction_digits.json", "deep_meta.json"):
-        verify_run, _, import_run = by_file[name][:3]
-        assert verify_run["code"] in (1, 2) and import_run["code"] == 2, name  # never "valid"
+        for run in by_file[name]:  # never "valid", never written
+            assert run["code"] in ((1, 2) if run["argv"][0] == "verify" else (2,)), (name, run)
 
 
 jsonish = st.recursive(

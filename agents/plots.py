@@ -1,4 +1,4 @@
-"""Training curves of a run (metrics.jsonl rows) as one PNG.
+"""Training curves of a run as one PNG, and the reader of its metrics.jsonl.
 
 Rows are read as written by the trainer, but any field may be missing or not a number (an older
 run, a hand-edited file): curves then use what is there. Without a numeric ``wall`` on every row
@@ -8,6 +8,7 @@ the x axis is the self-play batch instead of training seconds.
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 
@@ -15,6 +16,37 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(run: Path) -> list[dict]:
+    """The rows of RUN/metrics.jsonl; a last line cut short by a kill is dropped, any other
+    problem (missing file, a line that is not a JSON object) is a one-line TensorgameError."""
+    from tensorgame.errors import TensorgameError
+    from tensorgame.io import read_bytes
+
+    metrics_file = Path(run) / "metrics.jsonl"
+    if not metrics_file.is_file():
+        raise TensorgameError(f"{run}: no metrics.jsonl (not a training run folder?)")
+    try:
+        lines = read_bytes(metrics_file).decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise TensorgameError(f"{metrics_file}: not UTF-8 text") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            if number == len(lines):
+                break  # a run killed while writing its last line
+            raise TensorgameError(f"{metrics_file}:{number}: not JSON") from None
+        if not isinstance(row, dict):
+            raise TensorgameError(f"{metrics_file}:{number}: not a JSON object")
+        rows.append(row)
+    if not rows:
+        raise TensorgameError(f"{metrics_file}: empty")
+    return rows
 
 
 def _number(value) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -80,7 +79,8 @@ def run_train(args: argparse.Namespace) -> int:
         jax.distributed.initialize(coordinator_address=args.coordinator,
                                    num_processes=args.num_processes, process_id=args.process_id)
     enable_compilation_cache()
-    from agents.train import Trainer, make_setup
+    from agents.setup import make_setup
+    from agents.train import Trainer
 
     n, m, p = shape
     out = Path(args.out or f"runs/{n}x{m}x{p}_{args.field}_s{args.seed}")
@@ -117,34 +117,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    from agents.plots import plot_run, read_metrics
+
     run = Path(args.run)
-    metrics_file = run / "metrics.jsonl"
-    if not metrics_file.is_file():
-        raise TensorgameError(f"{run}: no metrics.jsonl (not a training run folder?)")
-    from tensorgame.io import read_bytes
-
-    try:
-        lines = read_bytes(metrics_file).decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise TensorgameError(f"{metrics_file}: not UTF-8 text") from None
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            if number == len(lines):
-                break  # a run killed while writing its last line
-            raise TensorgameError(f"{metrics_file}:{number}: not JSON") from None
-        if not isinstance(row, dict):
-            raise TensorgameError(f"{metrics_file}:{number}: not a JSON object")
-        rows.append(row)
-    if not rows:
-        raise TensorgameError(f"{metrics_file}: empty")
     output = Path(args.output or run / "curves.png")
-    from agents.plots import plot_run
-
-    plot_run(rows, output, title=str(run))  # written atomically; errors are one line
+    plot_run(read_metrics(run), output, title=str(run))  # written atomically; errors one line
     print(f"wrote {one_line(output)}")
     return 0

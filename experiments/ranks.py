@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.flipgraph import WalkConfig, search  # noqa: E402
-from agents.lifting import lift  # noqa: E402
+from agents.flipgraph.lifting import lift  # noqa: E402
 from tensorgame import io, library  # noqa: E402
 from tensorgame.factorization import for_shape, verify  # noqa: E402
 

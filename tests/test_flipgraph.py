@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -12,7 +16,8 @@ from hypothesis import strategies as st
 
 from agents.flipgraph import (WalkConfig, Walker, direct_sum, kernel, pack, product, search,
                              unpack)
-from agents.lifting import lift
+from agents.flipgraph.lifting import LiftResult, lift, lift_with_retries
+from agents.flipgraph.starts import composite_start, start_for
 from tensorgame.cli import main
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization, verify
@@ -228,3 +233,113 @@ def test_direct_sums_and_products_are_valid_starts(axis):
     assert square.shape == (4, 4, 4) and square.rank == 49 and verify(square).valid
     with pytest.raises(TensorgameError):
         direct_sum(naive(2, 2, 2), naive(3, 3, 3), axis)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = open(f"/proc/{pid}/task/{pid}/children").read()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has stopped running
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_walkers_die_with_their_parent_on_sigkill(tmp_path):
+    # issue 12: after SIGKILL of `improve --walkers 2` the walkers ran on and then hung forever
+    command = [sys.executable, "-m", "tensorgame", "improve", "--target", "3,3,3", "--walkers",
+               "2", "--seconds", "120", "--out", str(tmp_path)]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_children(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        children = _children(parent.pid)
+        assert len(children) == 2, "the walkers did not start"
+        time.sleep(1.0)  # let them get into their walk loops
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(c) for c in children)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for child in _children(parent.pid):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_improve_refuses_a_start_that_does_not_verify(tmp_path, capsys):
+    from tensorgame import io
+
+    broken = STRASSEN.replace(u=np.vstack([STRASSEN.u[:-1], [[1, 1, 1, 1]]]))
+    assert not verify(broken).valid
+    io.save(broken, tmp_path / "broken.json")
+    out = tmp_path / "out"
+    assert main(["improve", str(tmp_path / "broken.json"), "--seconds", "5", "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tensorgame improve: error:")
+    assert "not a valid scheme" in err[0]
+    assert not out.exists()
+
+
+def test_improve_checks_the_size_before_allocating(tmp_path, capsys, monkeypatch):
+    import tensorgame.library
+    import tensorgame.library._naive
+
+    real = tensorgame.library._naive.naive
+
+    def small_only(n, m, p):  # <100,100,100> naive would be 10^6 x 10^4 per factor (80 GB)
+        assert n * m * p <= 10**4, "allocated the naive scheme of a huge format"
+        return real(n, m, p)
+
+    monkeypatch.setattr(tensorgame.library, "naive", small_only)
+    monkeypatch.setattr(tensorgame.library._naive, "naive", small_only)
+    assert main(["improve", "--target", "100,100,100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "at most 64" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_long_factors_start_from_a_direct_sum_of_library_schemes(tmp_path, capsys):
+    # <2,2,9> has factors of 18 entries: from the naive scheme (rank 36) walks stall
+    start = start_for((2, 2, 9), "Z2")
+    assert start.rank < 36 and verify(start).valid and "direct sum" in start.meta["construction"]
+    assert start_for((3, 3, 3), "Z2").rank == 27  # short factors: the naive scheme
+    z = composite_start((2, 2, 9), "Z")
+    assert z.field == "Z" and verify(z).valid and set(z.coefficients()) <= {-1, 0, 1}
+    assert main(["improve", "--target", "2,2,9", "--seconds", "1", "--no-lift", "--out",
+                 str(tmp_path)]) == 0
+    assert "starting from a direct sum" in capsys.readouterr().err
+
+
+def test_lift_with_retries_tries_other_schemes_of_the_rank(monkeypatch):
+    import agents.flipgraph.lifting as lifting
+    from agents.flipgraph.starts import library_scheme
+
+    strassen_mod2 = STRASSEN.replace(field="Z2", u=STRASSEN.u % 2, v=STRASSEN.v % 2,
+                                     w=STRASSEN.w % 2)
+    assert lift_with_retries(strassen_mod2, WalkConfig(), 5).how.startswith("lifted with signs")
+    mod2 = library_scheme((2, 2, 3), "Z2")  # rank 11, reduced mod 2
+    assert mod2.field == "Z2" and mod2.rank == 11
+    real = lifting.lift
+
+    def refuse_the_first(f, **kwargs):
+        if f is mod2:
+            return LiftResult(None, "refused for the test")
+        return real(f, **kwargs)
+
+    monkeypatch.setattr(lifting, "lift", refuse_the_first)
+    result = lift_with_retries(mod2, WalkConfig(), 60, seed=1)
+    assert result.scheme is not None and "another of" in result.how
+    assert result.scheme.field == "Z" and verify(result.scheme).valid
+    assert result.scheme.rank == 11

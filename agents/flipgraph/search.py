@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import queue
 import signal
 import time
@@ -182,13 +183,29 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
     return found
 
 
-def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox):
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the loop below notices the new parent instead
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox, parent):
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     walker = Walker(start, config, seed)
     t0 = time.monotonic()
     last = t0
     outbox.put(("found", index, unpack(walker.best()), 0))
     while time.monotonic() - t0 < seconds and walker.best_rank > stop_rank:
+        if os.getppid() != parent:
+            os._exit(1)
         better = walker.step()
         if better is not None:
             outbox.put(("found", index, unpack(better), walker.flips))
@@ -214,7 +231,7 @@ def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, reco
     processes = [context.Process(
         target=_worker, daemon=True,
         args=(i, start, config, int(seeds[i].generate_state(1)[0]), seconds, stop_rank, outbox,
-              inboxes[i]))
+              inboxes[i], os.getpid()))
         for i in range(walkers)]
     for process in processes:
         process.start()
@@ -227,6 +244,8 @@ def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, reco
                 kind, index, payload, count = outbox.get(timeout=progress_every)
             except queue.Empty:
                 kind = None
+                if not any(p.is_alive() for p in processes):
+                    break  # all gone (killed, or their last messages lost): stop waiting
             if kind == "found" and payload.rank < best_rank():
                 record(pack(payload, config.field, payload.rank), index, count)
                 for i, inbox in enumerate(inboxes):

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
                     "Moosbauer 2022, with plus transitions after Arai et al. 2024), from a scheme "
                     "file or the naive algorithm. Every new lower-rank scheme is verified and "
                     "written to DIR at once; Ctrl-C keeps them. Over Z2 the best scheme is then "
-                    "lifted to Z when possible.")
+                    "lifted to Z when possible. --target formats with factors longer than 16 "
+                    "entries start from the lowest-rank direct sum of bundled smaller schemes.")
     parser.add_argument("file", nargs="?", metavar="FILE", help="starting scheme (JSON v1)")
     parser.add_argument("--target", metavar="N,M,P", help="start from the naive <N,M,P> instead")
     parser.add_argument("--field", choices=("Z2", "Z"), default="Z2",
@@ -43,16 +44,25 @@ def register(subparsers) -> None:
 
 
 def _start(args):
-    from tensorgame import io, library
+    from agents.flipgraph.starts import check_shape, start_for
+    from tensorgame import io
+    from tensorgame.factorization import verify
 
     if (args.file is None) == (args.target is None):
         raise TensorgameError("give either a scheme FILE or --target N,M,P")
     if args.file is not None:
-        return io.load(args.file)
+        start = io.load(args.file)
+        check_shape(start.shape)
+        report = verify(start)
+        if not report.valid:
+            raise TensorgameError(f"{args.file} is not a valid scheme over {start.field}: "
+                                  f"{report.summary()}")
+        return start
     match = _SHAPE.match(args.target)
     if not match or min(int(x) for x in match.groups()) < 1:
         raise TensorgameError(f"--target must look like 3,3,3, got {args.target!r}")
-    return library.naive(*(int(x) for x in match.groups()))
+    shape = check_shape(int(x) for x in match.groups())  # before building anything that large
+    return start_for(shape, args.field)
 
 
 def _name(f) -> str:
@@ -98,12 +108,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"improving <{','.join(map(str, start.shape))}> from rank {start.rank} over "
           f"{args.field} for {args.seconds:g}s with {args.walkers} walker(s), seed {args.seed}",
           file=sys.stderr)
-    n, m, p = start.shape
-    if args.target is not None and max(n * m, m * p, p * n) > 16:
-        print("note: from the naive scheme, walks on formats with factors longer than 16 entries "
-              "rarely find a first reduction; a FILE holding a direct sum of smaller schemes "
-              "(agents.flipgraph.direct_sum, as experiments/ranks.py does) starts lower",
-              file=sys.stderr)
+    if start.meta.get("construction"):
+        print(f"starting from a {start.meta['construction']} (rank {start.rank}; the naive scheme "
+              f"has {start.shape[0] * start.shape[1] * start.shape[2]})", file=sys.stderr)
     try:
         found = search(start, config, args.seconds, walkers=args.walkers, seed=args.seed,
                        stop_rank=args.stop_rank, on_found=on_found, on_progress=on_progress)
@@ -124,27 +131,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _lift(best, config, args, out: Path) -> None:
     """Lift the best Z2 scheme to Z; if it does not lift, try other schemes of its rank."""
-    from agents.flipgraph import harvest
-    from agents.lifting import lift
+    from agents.flipgraph.lifting import lift_with_retries
     from tensorgame import io
 
-    result = lift(best, seed=args.seed)
+    result = lift_with_retries(best, config, 3 * min(30.0, args.seconds / 4), seed=args.seed,
+                               log=lambda line: print(line, file=sys.stderr))
     if result.scheme is None:
         print(f"rank {best.rank} does not lift to Z: {result.how}", file=sys.stderr)
-        seconds = min(30.0, args.seconds / 4)
-        others = harvest(best, config, seconds, seed=args.seed)[1:]
-        print(f"trying {len(others)} other rank-{best.rank} schemes met in {seconds:g}s",
-              file=sys.stderr)
-        # signs first (coefficients in {-1, 0, 1}), then Hensel lifts with larger coefficients
-        attempts = [(other, limit) for limit in (0, 10**8) for other in others]
-        for other, limit in attempts:
-            result = lift(other, sign_seconds=0.5 if limit == 0 else 0, seed=args.seed,
-                          hensel_limit=limit)
-            if result.scheme is not None:
-                break
-        else:
-            print("none of them lifts to Z", file=sys.stderr)
-            return
+        return
     path = out / _name(result.scheme)
     io.save(result.scheme, path)
     print(f"rank {best.rank} lifts to Z ({result.how}) -> {path}", file=sys.stderr)

@@ -237,3 +237,35 @@ def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed:
         return LiftResult(lifted, f"{no_signs}; {lifted.meta['lifting']} "
                                   f"with coefficients {lifted.coefficients()}")
     return LiftResult(None, f"{no_signs}; {why}")
+
+
+def lift_with_retries(best: Factorization, config, seconds: float, seed: int = 0,
+                      log=lambda line: None) -> LiftResult:
+    """Lift ``best`` (valid mod 2); if it does not lift, lift other schemes of its rank.
+
+    The others are met by a walk mod 2 from ``best`` (``harvest``, a third of ``seconds``); each is
+    tried with signs first (coefficients in {-1, 0, 1}), then all of them with Hensel lifting,
+    until one lifts or ``seconds`` have passed. ``config`` is the walk's WalkConfig; ``log``
+    receives one line per stage. This is the one lifting procedure of ``tensorgame improve``
+    and ``experiments/ranks.py``.
+    """
+    from agents.flipgraph.search import harvest
+
+    result = lift(best, seed=seed)
+    if result.scheme is not None:
+        return result
+    log(f"rank {best.rank} does not lift to Z: {result.how}")
+    t0 = time.monotonic()
+    others = harvest(best, dataclasses.replace(config, field="Z2"), seconds / 3, seed=seed)[1:]
+    log(f"trying {len(others)} other rank-{best.rank} schemes met by a walk")
+    for limit in (0, 10**8):  # signs first, then Hensel lifts with larger coefficients
+        for other in others:
+            if time.monotonic() - t0 > seconds:
+                break
+            result = lift(other, sign_seconds=0.5 if limit == 0 else 0, seed=seed,
+                          hensel_limit=limit)
+            if result.scheme is not None:
+                return LiftResult(result.scheme, f"another of {len(others)} rank-{best.rank} "
+                                                 f"schemes met by a walk: {result.how}")
+    return LiftResult(None, f"none of {len(others)} rank-{best.rank} schemes met by a walk lifts "
+                            f"(signs, then Hensel, within {seconds:g}s)")

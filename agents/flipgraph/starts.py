@@ -1,0 +1,99 @@
+"""Where walks start: the naive scheme, or for formats with long factors a direct sum of smaller
+schemes (the lowest-rank sum found), so that the first reductions need not be found by chance.
+
+From the naive scheme the first reduction takes exponentially more flips as factors grow
+(measured: <2,2,7> ~3e5 flips, <2,2,8> ~5e5, <2,2,9> none in 1e7), so formats with a factor longer
+than LONG_FACTOR entries start from a direct sum of two smaller schemes, splitting one side in two,
+the way meta flip graph searches move between formats.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization
+
+LONG_FACTOR = 16
+MAX_FACTOR = 64  # walks hold each factor in one 64-bit word
+
+
+def check_shape(shape) -> tuple[int, int, int]:
+    """``shape`` as three ints if a walk can hold it, else a one-line TensorgameError.
+
+    Call it before building anything of that size (the naive <100,100,100> needs 80 GB).
+    """
+    n, m, p = (int(x) for x in shape)
+    if min(n, m, p) < 1:
+        raise TensorgameError(f"a format needs three positive sides, got {n},{m},{p}")
+    longest = max(n * m, m * p, p * n)
+    if longest > MAX_FACTOR:
+        raise TensorgameError(f"<{n},{m},{p}> has factors of {longest} entries; walks hold at most "
+                              f"{MAX_FACTOR} (n*m, m*p and p*n must be <= {MAX_FACTOR})")
+    return n, m, p
+
+
+def library_scheme(shape, field: str) -> Factorization | None:
+    """The bundled library's best scheme for ``shape`` that a walk over ``field`` can hold.
+
+    Over Z2 it is reduced mod 2 (terms that vanish mod 2 dropped); over Z its coefficients must
+    lie in {-1, 0, 1}.
+    """
+    from tensorgame import library
+
+    f = library.get(*shape, field="Z2" if field == "Z2" else "Z")
+    if f.field == "Q":
+        return None
+    if field == "Z":
+        ternary = all(np.abs(a).max(initial=0) <= 1 for a in f.factors)
+        return f if f.field == "Z" and ternary else None
+    u, v, w = (np.asarray(a, dtype=np.int64) % 2 for a in f.factors)
+    live = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)
+    return Factorization(f.shape, "Z2", u[live], v[live], w[live], meta=dict(f.meta))
+
+
+def composite_start(shape, field: str,
+                    lookup: Callable[[tuple, str], Factorization | None] = library_scheme
+                    ) -> Factorization | None:
+    """The lowest-rank direct sum of two smaller schemes for ``shape``, or None.
+
+    ``lookup(shape, field)`` gives the scheme to use for a smaller format (or None): by default
+    the bundled library's best one a walk over ``field`` can hold; ``experiments/ranks.py`` passes
+    its own results. A side of 1 always uses the naive scheme (optimal there).
+    """
+    from agents.flipgraph import direct_sum
+    from tensorgame import library
+
+    shape = check_shape(shape)
+    best = None
+    for axis in range(3):
+        for a in range(1, shape[axis] // 2 + 1):
+            parts = []
+            for size in (a, shape[axis] - a):
+                part = tuple(size if x == axis else shape[x] for x in range(3))
+                parts.append(library.naive(*part) if min(part) == 1 else lookup(part, field))
+            if parts[0] is None or parts[1] is None:
+                continue
+            candidate = direct_sum(parts[0], parts[1], axis)
+            if best is None or candidate.rank < best.rank:
+                best = candidate
+    return best
+
+
+def start_for(shape, field: str,
+              lookup: Callable[[tuple, str], Factorization | None] = library_scheme
+              ) -> Factorization:
+    """The naive scheme of ``shape``, or a lower-rank direct sum when its factors are long."""
+    from tensorgame import library
+
+    shape = check_shape(shape)
+    naive = library.naive(*shape)
+    n, m, p = shape
+    if max(n * m, m * p, p * n) <= LONG_FACTOR:
+        return naive
+    composite = composite_start(shape, field, lookup)
+    if composite is None or composite.rank >= naive.rank:
+        return naive
+    return composite

@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.flipgraph import WalkConfig, search  # noqa: E402
-from agents.flipgraph.lifting import lift  # noqa: E402
+from agents.flipgraph import starts  # noqa: E402
+from agents.flipgraph.lifting import lift, lift_with_retries  # noqa: E402
 from tensorgame import io, library  # noqa: E402
 from tensorgame.factorization import for_shape, verify  # noqa: E402
 
@@ -68,13 +69,8 @@ BUDGET = {
 }
 
 
-LONG_FACTOR = 16  # from naive, walks on formats with longer factors stall (see composite_start)
-
-
 def _ours(shape, field: str):
     """Our saved scheme of the lowest rank for ``shape`` (any side order) over ``field``, if any."""
-    if min(shape) == 1:
-        return library.naive(*shape)  # optimal: rank n*m*p when a side is 1
     key = "x".join(map(str, sorted(shape)))
     schemes = [io.load(f) for f in (RESULTS / "flipgraph").glob(f"{key}_rank*_{field}.json")]
     if not schemes:
@@ -83,34 +79,15 @@ def _ours(shape, field: str):
 
 
 def composite_start(shape, field: str):
-    """The lowest-rank direct sum of two of our smaller schemes, splitting one side in two.
-
-    From the naive scheme, the first reduction takes exponentially more flips as factors grow
-    (measured: <2,2,7> ~3e5, <2,2,8> ~5e5, <2,2,9> none in 1e7), so formats with a factor longer
-    than LONG_FACTOR start from such a sum of our own results for smaller formats, the way meta
-    flip graph searches move between formats.
-    """
-    from agents.flipgraph import direct_sum
-
-    best = None
-    for axis in range(3):
-        for a in range(1, shape[axis] // 2 + 1):
-            first = tuple(a if x == axis else shape[x] for x in range(3))
-            second = tuple(shape[axis] - a if x == axis else shape[x] for x in range(3))
-            f, g = _ours(first, field), _ours(second, field)
-            if f is None or g is None:
-                continue
-            candidate = direct_sum(f, g, axis)
-            if best is None or candidate.rank < best.rank:
-                best = candidate
-    return best
+    """The lowest-rank direct sum of two of our smaller schemes (see agents.flipgraph.starts)."""
+    return starts.composite_start(shape, field, lookup=_ours)
 
 
 def run_format(shape, budget: float, seed: int) -> dict:
     n, m, p = shape
     z2_known, z_known, _, _ = KNOWN[shape]
     naive = library.naive(n, m, p)
-    long_factors = max(n * m, m * p, p * n) > LONG_FACTOR
+    long_factors = max(n * m, m * p, p * n) > starts.LONG_FACTOR
     start = composite_start(shape, "Z2") if long_factors else None
     start = naive if start is None or start.rank >= naive.rank else start
     stats = {}
@@ -247,31 +224,16 @@ def write_table(rows: dict, seed: int) -> None:
 
 def relift(key: str, row: dict, seconds: float, seed: int) -> None:
     """Where the best Z2 scheme did not lift: try other schemes of that rank met by a walk."""
-    from agents.flipgraph import harvest
-
     if row["z_rank"] <= row["z2_rank"]:
         return
     scheme = io.load(RESULTS / "flipgraph" / f"{key}_rank{row['z2_rank']}_Z2.json")
     t0 = time.monotonic()
-    others = harvest(scheme, WalkConfig(field="Z2"), seconds / 3, seed=seed)
-    attempts = [(other, limit) for limit in (0, 10**8) for other in others]
-    for other, limit in attempts:
-        if time.monotonic() - t0 > seconds:
-            break
-        result = lift(other, sign_seconds=0.5 if limit == 0 else 0, seed=seed, hensel_limit=limit)
-        if result.scheme is not None:
-            row["lift"].append({"rank": other.rank, "lifted": True, "seconds":
-                                round(time.monotonic() - t0, 1),
-                                "how": f"another of {len(others)} rank-{other.rank} schemes "
-                                       f"met by a walk: {result.how}"})
-            if result.scheme.rank < row["z_rank"]:
-                _save(result.scheme, "Z")
-                row.update(z_rank=result.scheme.rank, z_how="lifted (harvest)")
-            return
-    row["lift"].append({"rank": scheme.rank, "lifted": False,
-                        "seconds": round(time.monotonic() - t0, 1),
-                        "how": f"none of {len(others)} rank-{scheme.rank} schemes met by a walk "
-                               f"lifts (signs, then Hensel, within {seconds:g}s)"})
+    result = lift_with_retries(scheme, WalkConfig(field="Z2"), seconds, seed=seed)
+    row["lift"].append({"rank": scheme.rank, "lifted": result.scheme is not None,
+                        "seconds": round(time.monotonic() - t0, 1), "how": result.how})
+    if result.scheme is not None and result.scheme.rank < row["z_rank"]:
+        _save(result.scheme, "Z")
+        row.update(z_rank=result.scheme.rank, z_how="lifted (harvest)")
 
 
 def second_z_walk(key: str, row: dict, seconds: float, seed: int) -> None:

@@ -156,8 +156,25 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
     products (``MAX_BIG_PRODUCTS`` when coefficients are too large for int64) is refused as a
     TensorgameError rather than run for many minutes.
     """
-    if field not in FIELDS:
-        raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
+    return _verify(u, v, w, target, (field,))[0]
+
+
+def strongest_field(u: np.ndarray, v: np.ndarray, w: np.ndarray,
+                    target: np.ndarray) -> tuple[str | None, Report]:
+    """The strongest field the terms are valid in ("Z", then "Q" when some coefficient is not an
+    integer, then "Z2"; None if none) and the report over Q, from a single summation."""
+    over_q, over_z2 = _verify(u, v, w, target, ("Q", "Z2"))
+    if over_q.valid:
+        integral = all(is_integral(a) for a in (u, v, w))
+        return ("Z" if integral else "Q"), over_q
+    return ("Z2" if over_z2.valid else None), over_q
+
+
+def _verify(u, v, w, target, fields: tuple[str, ...]) -> list[Report]:
+    """One Report per field in ``fields``, summing the terms once."""
+    for field in fields:
+        if field not in FIELDS:
+            raise TensorgameError(f"unknown field {field!r} (expected one of {FIELDS})")
     u, v, w = (a if isinstance(a, np.ndarray) and a.dtype == object else exact_array(a)
                for a in (u, v, w))
     target = exact_array(np.asarray(target).reshape(-1)).reshape(np.shape(target))
@@ -171,19 +188,30 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
     rank = int(u.shape[0])
     (u, du), (v, dv), (w, dw) = (_integerize(a) for a in (u, v, w))
     scale = du * dv * dw
-    if field != "Q" and scale != 1:  # some denominator is not 1
-        return Report(valid=False, field=field, rank=rank, wrong_entries=0, first_wrong=(),
-                      reason=f"has non-integer coefficients, so it is no {field} algorithm")
-    if field == "Z2":
+    reports = {}
+    for field in fields:
+        if field != "Q" and scale != 1:  # some denominator is not 1
+            reports[field] = Report(
+                valid=False, field=field, rank=rank, wrong_entries=0, first_wrong=(),
+                reason=f"has non-integer coefficients, so it is no {field} algorithm")
+    todo = [field for field in fields if field not in reports]
+    if not todo:
+        return [reports[field] for field in fields]
+    if todo == ["Z2"]:  # reduce first: small numbers, int64
         u, v, w = (_small(a % 2) for a in (u, v, w))
     total = _sum_of_terms(u, v, w, target.shape)
     if total.dtype != object and _largest(target) * scale + _largest(total) < _INT64_SAFE:
         total -= target.astype(np.int64) if scale == 1 else target.astype(np.int64) * scale
     else:
         total = total.astype(object) - target.astype(object) * scale
-    if field == "Z2":
-        total %= 2
-    difference = total.reshape(-1)
+    for field in todo:  # the sum mod 2 is the sum of the terms reduced mod 2
+        difference = (total % 2 if field == "Z2" else total).reshape(-1)
+        reports[field] = _report(difference, field, rank, target.shape)
+    return [reports[field] for field in fields]
+
+
+def _report(difference: np.ndarray, field: str, rank: int, shape: tuple) -> Report:
+    """The verdict from the flat difference sum - target: wrong entries and the first five."""
     wrong = int(np.count_nonzero(difference))
     first = []
     for start in range(0, difference.size if wrong else 0, 2**20):
@@ -195,8 +223,7 @@ def verify_terms(u: np.ndarray, v: np.ndarray, w: np.ndarray, target: np.ndarray
         field=field,
         rank=rank,
         wrong_entries=wrong,
-        first_wrong=tuple(tuple(int(x) for x in np.unravel_index(i, target.shape))
-                          for i in first),
+        first_wrong=tuple(tuple(int(x) for x in np.unravel_index(i, shape)) for i in first),
     )
 
 

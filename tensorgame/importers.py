@@ -25,7 +25,7 @@ import numpy as np
 
 from tensorgame import io
 from tensorgame.errors import TensorgameError
-from tensorgame.factorization import Factorization, exact_array, is_integral, verify_terms
+from tensorgame.factorization import Factorization, exact_array, strongest_field
 from tensorgame.tensors import matmul_tensor
 
 DEEPMIND_META = {
@@ -73,13 +73,10 @@ def exact_field(shape: tuple[int, int, int], u, v, w, source: str,
     if (u.ndim, v.ndim, w.ndim) != (2, 2, 2) or (
             (u.shape[1], v.shape[1], w.shape[1]) != (n * m, m * p, p * n)):
         raise TensorgameError(f"{source}: factor lengths do not fit <{n},{m},{p}>")
-    target = matmul_tensor(*shape)
-    integral = all(is_integral(a) for a in (u, v, w))
-    report = verify_terms(u, v, w, target, "Q")
-    if report.valid:
-        field = "Z" if integral else "Q"
+    field, report = strongest_field(u, v, w, matmul_tensor(*shape))
+    if field in ("Z", "Q"):
         return Factorization(shape=shape, field=field, u=u, v=v, w=w, meta=meta or {})
-    if integral and verify_terms(u, v, w, target, "Z2").valid:
+    if field == "Z2":
         return Factorization(shape=shape, field="Z2", u=u % 2, v=v % 2, w=w % 2, meta=meta or {})
     reason = report.summary()
     shape_text = ",".join(map(str, shape))

@@ -270,3 +270,16 @@ def test_verification_time_is_bounded_too():
     u, v, w = (rng.integers(1, 3, (3000, 256)) for _ in range(3))
     with pytest.raises(TensorgameError, match="too large to verify exactly"):
         verify(Factorization(shape=(16, 16, 16), field="Z", u=u, v=v, w=w))
+
+
+def test_strongest_field_agrees_with_the_single_field_checks():
+    from tensorgame.factorization import strongest_field
+    half = STRASSEN.replace(field="Q", u=STRASSEN.u * Fraction(1, 2), w=STRASSEN.w * 2)
+    mod2 = library.get(4, 4, 4, field="Z2")
+    broken = STRASSEN.replace(w=STRASSEN.w * 2)
+    for f, expected in ((STRASSEN, "Z"), (half, "Q"), (mod2, "Z2"), (broken, None)):
+        field, report = strongest_field(*f.factors, f.target())
+        assert field == expected
+        assert report.valid == verify(f, field="Q").valid
+        assert [verify(f, field=x).valid for x in ("Z", "Q", "Z2")] == [
+            expected == "Z", expected in ("Z", "Q"), expected in ("Z", "Z2")]

@@ -1,10 +1,13 @@
 """Walkers over the flip graph of one target, and a time-boxed search with many of them.
 
-A walker keeps a pool of schemes at its best rank. It walks from one of them with random flips
-(reductions happen whenever they can); after a plateau of flips without a reduction (or when no
-flip exists) it makes a plus transition, so it wanders up to ``slack`` ranks above the pool, and
-after ``walk_length`` flips without a new best it is reset to a pool scheme. A walk found at the
-pool rank at the end of a chunk joins the pool; a scheme below it becomes the new pool.
+A walker keeps pools of schemes per rank: the schemes its walks reached at each rank. It walks
+with random flips (reductions happen whenever they can); after a plateau of flips without a
+reduction (or when no flip exists) it makes a plus transition, so a walk wanders up to ``slack``
+ranks above its own best. After ``walk_length`` flips without a lower rank the walk restarts:
+from a scheme of the best rank's pool, or (with probability 1 - ``restart_best``) from the pool of
+a rank up to ``restart_depth`` above it, so that a walker stuck in one region of the lowest rank
+also descends again along other paths (restarts make the time to a rank much less dependent on
+the seed). A scheme at the walk's own best rank at the end of a chunk joins that rank's pool.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ class WalkConfig:
     field: str = "Z2"  # "Z2" or "Z" (coefficients kept in {-1, 0, 1})
     plateau: int = 3_000  # longest plateau (flips without a reduction) before a plus transition
     plateau_min: int = 1_000  # plateau lengths are drawn uniformly from [plateau_min, plateau]
-    slack: int = 3  # how many ranks above its pool a walk may climb before a reset
-    walk_length: int = 20_000_000  # flips without a new best before a reset to a pool scheme
-    pool_size: int = 200  # schemes kept at the pool rank
+    slack: int = 3  # how many ranks above its own best a walk may climb
+    walk_length: int = 10_000_000  # flips without a lower rank before a restart from a pool
+    pool_size: int = 200  # schemes kept per rank
+    restart_depth: int = 6  # restarts may go to pools up to this many ranks above the best
+    restart_best: float = 0.5  # probability that a restart starts from the best rank's pool
     chunk: int = 100_000  # flips per kernel call (the granularity of time checks)
 
 
@@ -59,8 +64,9 @@ class Walker:
                                                   first.ternary))
         self.rng = np.random.default_rng(seed)
         kernel.seed(int(self.rng.integers(2**31)))
-        self.pool: list[Packed] = [first]
+        self.pools: dict[int, list[Packed]] = {first.rank: [first]}
         self.best_rank = first.rank
+        self.walk_best = first.rank  # the lowest rank of the current walk since its restart
         self.current = first.copy()
         self.flips = 0
         self.pluses = 0
@@ -68,41 +74,66 @@ class Walker:
         self._since_reset = 0
         self._info = np.zeros(3, dtype=np.int64)
 
+    @property
+    def pool(self) -> list[Packed]:
+        """The schemes of the best rank."""
+        return self.pools[self.best_rank]
+
     def best(self) -> Packed:
         return self.pool[-1]
 
     def adopt(self, f: Factorization) -> None:
         """Continue from ``f`` if it beats this walker's best rank."""
         if f.rank < self.best_rank:
-            self.pool = [pack(f, self.config.field, self.capacity)]
             self.best_rank = f.rank
-            self._reset()
+            self.pools[f.rank] = [pack(f, self.config.field, self.capacity)]
+            self._restart(f.rank)
 
-    def _reset(self) -> None:
-        self.current = self.pool[int(self.rng.integers(len(self.pool)))].copy()
+    def _keep(self, s: Packed) -> None:
+        pool = self.pools.setdefault(s.rank, [])
+        if len(pool) < self.config.pool_size:
+            pool.append(s.copy())
+        else:
+            pool[int(self.rng.integers(len(pool)))] = s.copy()
+
+    def _restart(self, rank: int) -> None:
+        pool = self.pools[rank]
+        self.current = pool[int(self.rng.integers(len(pool)))].copy()
+        self.walk_best = rank
         self._since_reset = 0
         self.resets += 1
+
+    def _reset(self) -> None:
+        c = self.config
+        top = self.best_rank + c.restart_depth
+        for rank in [r for r in self.pools if r > top]:
+            del self.pools[rank]
+        higher = sorted(r for r in self.pools if r > self.best_rank)
+        if higher and self.rng.random() >= c.restart_best:
+            self._restart(higher[int(self.rng.integers(len(higher)))])
+        else:
+            self._restart(self.best_rank)
 
     def step(self) -> Packed | None:
         c, s = self.config, self.current
         rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk,
-                           min(c.plateau_min, c.plateau), c.plateau, self.best_rank + c.slack,
-                           self.best_rank - 1, self._info)
+                           min(c.plateau_min, c.plateau), c.plateau, self.walk_best + c.slack,
+                           self.walk_best - 1, self._info)
         status, flips, pluses = (int(x) for x in self._info)
         self.current = s = dataclasses.replace(s, rank=rank)  # the kernel changed it in place
         self.flips += flips
         self.pluses += pluses
         self._since_reset += flips
         if status == kernel.IMPROVED:
-            self.best_rank = rank
-            self.pool = [s.copy()]
+            self.walk_best = rank
             self._since_reset = 0
-            return self.pool[0]
-        if status == kernel.FLIPS_EXHAUSTED and rank == self.best_rank:
-            if len(self.pool) < c.pool_size:
-                self.pool.append(s.copy())
-            else:
-                self.pool[int(self.rng.integers(len(self.pool)))] = s.copy()
+            self._keep(s)
+            if rank < self.best_rank:
+                self.best_rank = rank
+                return self.pools[rank][-1]
+            return None
+        if status == kernel.FLIPS_EXHAUSTED and rank == self.walk_best:
+            self._keep(s)
         if self._since_reset >= c.walk_length:
             self._reset()
         return None
@@ -284,7 +315,7 @@ def harvest(start: Factorization, config: WalkConfig, seconds: float, seed: int 
     seen: dict[bytes, Factorization] = {}
     t0 = time.monotonic()
     while len(seen) < limit:
-        for s in walker.pool:
+        for s in [s for rank, pool in walker.pools.items() if rank <= start.rank for s in pool]:
             key = s.pos[:, :s.rank].tobytes() + s.neg[:, :s.rank].tobytes()
             if key not in seen and s.rank <= start.rank:
                 seen[key] = _checked(s, {"found_by": "agents.flipgraph.harvest", "seed": seed})

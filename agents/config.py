@@ -30,12 +30,14 @@ class AgentConfig:
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
 
     # The network.
+    torso: str = "attentive"  # "attentive" (AlphaTensor's attentive modes) or "mlp" (cheap)
+    context_slots: int = 8  # embeddings the "mlp" torso hands to the policy head
     token_entries: int = 0  # factor entries per action token; 0 = whole factor if it fits
     max_vocabulary: int = 128  # bound used when token_entries = 0
     width: int = 64  # embedding size of torso and decoder
     heads: int = 4
     torso_layers: int = 2  # attentive-modes layers
-    decoder_layers: int = 2
+    decoder_layers: int = 2  # 0: no cross-attention in the policy head (cheapest)
     quantiles: int = 8  # value head outputs
     risk_seeking: float = 0.75  # value read-out: mean of the quantiles above this level
 
@@ -46,9 +48,12 @@ class AgentConfig:
     gumbel_scale: float = 1.0
     sample_temperature: float = 1.0
     bound_value: int = 1  # 1: a leaf's value is at least -rank_bound(residual) (see search.py)
+    value_scale: float = 0.0  # 0: mctx's min-max rescaled Q; > 0: raw Q (in multiplications)
+    #                           times this scale, so one multiplication weighs the same anywhere
 
     # Self-play and learning.
-    games: int = 64  # games per self-play batch (over all devices)
+    games: int = 64  # game slots played at once (over all devices); an ended game restarts
+    moves_per_iteration: int = 0  # moves every slot plays per iteration (0 = max_moves)
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
     batch_size: int = 256  # learner batch (states)
@@ -91,10 +96,10 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
     "basis_change_entries": (1, 3), "symmetric": (0, 1), "demo_fixed_prob": (0.0, 1.0),
     "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
-    "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (1, 64),
+    "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (0, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
-    "sample_temperature": (0.05, 10.0), "bound_value": (0, 1), "games": (1, 1 << 20), "learning_rate": (0.0, 1.0),
+    "sample_temperature": (0.05, 10.0), "context_slots": (1, 256), "value_scale": (0.0, 10.0), "bound_value": (0, 1), "games": (1, 1 << 20), "moves_per_iteration": (0, 4096), "learning_rate": (0.0, 1.0),
     "weight_decay": (0.0, 1.0), "batch_size": (1, 1 << 20), "updates_per_batch": (0, 10_000),
     "demo_fraction": (0.0, 1.0), "solution_fraction": (0.0, 1.0), "demo_max_rank": (0, 512),
     "demo_zero_prob": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),
@@ -103,7 +108,15 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
 }
 
 
+_CHOICES = {"torso": ("attentive", "mlp")}
+
+
 def _check(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, str):
+        if value not in _CHOICES[name]:
+            raise TensorgameError(f"config field {name} must be one of {', '.join(_CHOICES[name])}"
+                                  f", got {value!r}")
+        return value
     if isinstance(default, tuple):
         if not isinstance(value, (tuple, list)) or not value or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in value):

@@ -10,6 +10,7 @@ with beta_hat the empirical distribution of the K samples and beta the sampling 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import chex
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import mctx
 
-from agents.network import PolicyValueNet, risk_seeking_value, sample_moves
+from agents.network import PolicyValueNet, risk_seeking_value
 from tensorgame import game
 
 INVALID_LOGIT = -1e9
@@ -34,6 +35,7 @@ class SearchSpec:
     temperature: float
     risk_seeking: float
     bound_value: bool  # floor the value at -rank_bound(residual), a return the game can reach
+    value_scale: float  # 0: mctx's rescaled completed Q; > 0: raw Q times this scale
 
 
 @chex.dataclass(frozen=True)
@@ -97,14 +99,14 @@ def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
 
 def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
            spec: SearchSpec):
-    """Evaluate a batch of states: (prior logits [B, K], invalid [B, K], value [B],
-    moves [B, K, 3, S]). The key is consumed."""
+    """Evaluate a batch of states with one network call: (prior logits [B, K], invalid [B, K],
+    value [B], moves [B, K, 3, S]). The key is consumed."""
     cfg = spec.game
     obs = jax.vmap(lambda s: observe(s, cfg))(states)
-    embeddings, quantiles = net.apply(params, *features(obs, cfg.max_moves),
-                                      method=PolicyValueNet.embed)
-    tokens, log_p, log_beta = sample_moves(net, params, embeddings, states.dims, key,
-                                           spec.samples, spec.temperature)
+    fits = net.spec.tokenizer.fits(states.dims)  # [B, L, V]
+    quantiles, tokens, log_p, log_beta = net.apply(
+        params, *features(obs, cfg.max_moves), fits, key, spec.samples, spec.temperature,
+        method=PolicyValueNet.evaluate)
     raw = net.spec.tokenizer.decode(tokens)  # [B, K, 3, S]
     moves = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(raw)
     legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(moves,
@@ -122,8 +124,7 @@ def make_recurrent_fn(net: PolicyValueNet, spec: SearchSpec):
     def recurrent_fn(params, key, action, node: Node):
         chex.assert_shape(action, (node.moves.shape[0],))
         move = jnp.take_along_axis(node.moves, action[:, None, None, None], axis=1)[:, 0]
-        states, reward, done = jax.vmap(lambda s, a: game.step(s, a, spec.game))(node.state,
-                                                                                  move)
+        states, reward, done = game.step_batch(node.state, move, spec.game)
         logits, _, value, moves = expand(net, params, states, key, spec)
         output = mctx.RecurrentFnOutput(reward=reward, discount=1.0 - done.astype(jnp.float32),
                                         prior_logits=logits, value=value)
@@ -143,10 +144,15 @@ def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
     logits, invalid, value, moves = expand(net, params, states, root_key, spec)
     root = mctx.RootFnOutput(prior_logits=logits, value=value,
                              embedding=Node(state=states, moves=moves))
+    if spec.value_scale > 0:  # raw Q values: a multiplication saved weighs the same everywhere
+        qtransform = functools.partial(mctx.qtransform_completed_by_mix_value,
+                                       value_scale=spec.value_scale, rescale_values=False)
+    else:
+        qtransform = mctx.qtransform_completed_by_mix_value
     out = mctx.gumbel_muzero_policy(
         params, search_key, root, make_recurrent_fn(net, spec),
         num_simulations=spec.simulations, invalid_actions=invalid.astype(jnp.float32),
         max_depth=spec.game.max_moves, max_num_considered_actions=spec.considered_actions,
-        gumbel_scale=gumbel_scale)
+        gumbel_scale=gumbel_scale, qtransform=qtransform)
     weights = jnp.where(invalid, 0.0, out.action_weights)
     return moves, weights, out.action, value

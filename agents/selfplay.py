@@ -1,7 +1,11 @@
-"""Actors: a batch of games played with the search, ``lax.scan`` over moves, batched over games.
+"""Actors: games played with the search, batched over games, on the device.
 
-Every game runs exactly ``max_moves`` scan steps; stepping a finished game is a no-op with reward
-0, and its records are marked inactive. Returns-to-go come from a reverse cumulative sum.
+``act`` advances a fixed set of game slots by a number of moves (``lax.scan``). A slot whose game
+ends is written to the replay (``agents.replay``) and restarts at once on a fresh target (in a
+random basis with probability ``basis_change_prob``), so no search is spent on finished games.
+Each step also reports the games that ended in it, for the host to verify and save.
+
+``play`` plays one batch of games from the start to the end (greedy evaluation, tests).
 """
 
 from __future__ import annotations
@@ -12,42 +16,136 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from agents import demos
+from agents import replay as replay_lib
 from agents.network import PolicyValueNet
-from agents.search import Observation, SearchSpec, observe, search
+from agents.search import SearchSpec, search
 from tensorgame import game
 
 
 @chex.dataclass(frozen=True)
-class Trajectories:
-    """Per move t and game b (arrays [T, B, ...])."""
+class Actors:
+    """The game slots and the search records of their current games."""
 
-    obs: Observation
+    states: game.State  # [B, ...]
+    targets: chex.Array  # [B, S, S, S] int32: what each slot's game started from
+    bases: chex.Array  # [B, 3, S, S] int32: the basis of that target (identity: T itself)
+    candidates: chex.Array  # [B, T, K, 3, S] int8: the search's candidate moves per move
+    weights: chex.Array  # [B, T, K] float32: the search's visit distribution over them
+    rewards: chex.Array  # [B, T] float32
+
+
+@chex.dataclass(frozen=True)
+class Ended:
+    """Games that ended during one step of ``act`` (arrays [B, ...]; only ``ended`` rows)."""
+
+    ended: chex.Array  # [B] bool
+    solved: chex.Array  # [B] bool
+    rank: chex.Array  # [B] int32: multiplications used
+    count: chex.Array  # [B] int32: moves played
+    moves: chex.Array  # [B, T, 3, S] int8: the moves played (in the game's basis)
+    bases: chex.Array  # [B, 3, S, S] int32
+
+
+@chex.dataclass(frozen=True)
+class Trajectories:
+    """Per move t and game b of ``play`` (arrays [T, B, ...])."""
+
     moves: chex.Array  # [T, B, K, 3, S] candidate moves of the search
     weights: chex.Array  # [T, B, K] search policy (visit distribution) over them
     returns: chex.Array  # [T, B] return to the end of the game
     active: chex.Array  # [T, B] bool: the game was still running before move t
 
 
+def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
+              basis_prob: float, config: game.GameConfig):
+    """``count`` start states on ``target`` [S, S, S], each in a random basis with probability
+    ``basis_prob`` (the key is consumed). Returns (states, targets [N, S, S, S], bases
+    [N, 3, S, S])."""
+    k_basis, k_pick = jax.random.split(key)
+    identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +
+                                (config.size,) * 2)
+    if basis_prob > 0:
+        random = jax.vmap(lambda k: demos.random_bases(k, dims, config))(
+            jax.random.split(k_basis, count))
+        pick = jax.random.bernoulli(k_pick, basis_prob, (count, 1, 1, 1))
+        bases = jnp.where(pick, random, identity)
+    else:
+        bases = identity
+    targets = jax.vmap(lambda b: jnp.einsum("ia,jb,kc,abc->ijk", b[0], b[1], b[2], target))(
+        bases)
+    if config.field == "Z2":
+        targets = targets % 2
+    states = jax.vmap(lambda t: game.init(t, dims, config))(targets)
+    return states, targets, bases
+
+
+def init_actors(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
+                basis_prob: float, spec: SearchSpec) -> Actors:
+    """``count`` fresh game slots (the key is consumed)."""
+    cfg = spec.game
+    states, targets, bases = new_games(key, target, dims, count, basis_prob, cfg)
+    t, k, s = cfg.max_moves, spec.samples, cfg.size
+    return Actors(states=states, targets=targets, bases=bases,
+                  candidates=jnp.zeros((count, t, k, 3, s), jnp.int8),
+                  weights=jnp.zeros((count, t, k), jnp.float32),
+                  rewards=jnp.zeros((count, t), jnp.float32))
+
+
+def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
+        replay: replay_lib.Replay, target: chex.Array, dims: chex.Array, steps: int,
+        basis_prob: float, spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0
+        ) -> tuple[Actors, replay_lib.Replay, Ended]:
+    """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
+    and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
+    cfg = spec.game
+    rows = jnp.arange(actors.weights.shape[0])
+
+    def one_move(carry, move_key):
+        actors, replay = carry
+        k_search, k_new = jax.random.split(move_key)
+        states = actors.states
+        moves, weights, action, _ = search(net, params, states, k_search, spec, gumbel_scale)
+        chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
+        after, reward, done = game.step_batch(states, chosen, cfg)
+        t = states.move_count
+        actors = actors.replace(
+            states=after,
+            candidates=actors.candidates.at[rows, t].set(moves.astype(jnp.int8)),
+            weights=actors.weights.at[rows, t].set(weights),
+            rewards=actors.rewards.at[rows, t].set(reward))
+        solved = jnp.all(after.residual == 0, axis=(1, 2, 3))
+        ended = Ended(ended=done, solved=solved, rank=after.rank, count=after.move_count,
+                      moves=after.moves.astype(jnp.int8), bases=actors.bases)
+        replay = replay_lib.add(replay, done, actors.targets, after.moves, after.move_count,
+                                actors.candidates, actors.weights, actors.rewards)
+        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, spec)
+        actors = jax.tree.map(
+            lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+            fresh, actors)
+        return (actors, replay), ended
+
+    (actors, replay), ended = jax.lax.scan(one_move, (actors, replay),
+                                           jax.random.split(key, steps))
+    return actors, replay, ended
+
+
 def play(net: PolicyValueNet, params: Any, key: jax.Array, targets: chex.Array,
          dims: chex.Array, spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0
          ) -> tuple[game.State, Trajectories]:
-    """Play games on targets [B, S, S, S] with sizes dims [B, 3] (the key is consumed);
-    ``gumbel_scale`` 0 plays greedily.
-
-    Returns the final states (batched) and the trajectories."""
+    """Play games on targets [B, S, S, S] with sizes dims [B, 3] to the end (the key is
+    consumed); ``gumbel_scale`` 0 plays greedily. Returns the final states and the
+    trajectories."""
     cfg = spec.game
     states = jax.vmap(lambda t, d: game.init(t, d, cfg))(targets, dims)
 
     def one_move(states, move_key):
         moves, weights, action, _ = search(net, params, states, move_key, spec, gumbel_scale)
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
-        obs = jax.vmap(lambda s: observe(s, cfg))(states)
-        after, reward, _ = jax.vmap(lambda s, a: game.step(s, a, cfg))(states, chosen)
-        record = (obs, moves, weights, reward, ~states.terminated)
-        return after, record
+        after, reward, _ = game.step_batch(states, chosen, cfg)
+        return after, (moves, weights, reward, ~states.terminated)
 
-    final, (obs, moves, weights, rewards, active) = jax.lax.scan(
+    final, (moves, weights, rewards, active) = jax.lax.scan(
         one_move, states, jax.random.split(key, cfg.max_moves))
     returns = jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), axis=0), 0)
-    return final, Trajectories(obs=obs, moves=moves, weights=weights, returns=returns,
-                               active=active)
+    return final, Trajectories(moves=moves, weights=weights, returns=returns, active=active)

@@ -51,13 +51,9 @@ class Tokenizer:
         entries = jnp.asarray(self.table())[tokens]  # [..., L, k]
         return entries.reshape(*tokens.shape[:-1], 3, self.size)
 
-    def mask(self, dims: jnp.ndarray, tokens: jnp.ndarray) -> jnp.ndarray:
-        """Allowed tokens per position given the prefix, [..., L, V] bool.
-
-        ``dims`` [..., 3] are the real sizes of the three modes; entries beyond them must be zero.
-        A factor's last token may not be zero when its earlier tokens (in ``tokens`` [..., L],
-        read as the prefix) are all zero, so no factor is zero.
-        """
+    def fits(self, dims: jnp.ndarray) -> jnp.ndarray:
+        """[..., L, V] bool: tokens whose non-zero entries lie inside ``dims`` [..., 3] (built
+        once per state; ``mask`` adds the rule on zero factors)."""
         table = jnp.asarray(self.table())  # [V, k]
         position = jnp.arange(self.length)
         factor = position // self.per_factor  # [L]
@@ -65,17 +61,31 @@ class Tokenizer:
             self.entries)  # [L, k]
         limit = jnp.take(dims, factor, axis=-1)  # [..., L]
         outside = entry_index >= limit[..., None]  # [..., L, k]
-        nonzero = table != 0  # [V, k]
-        fits = ~jnp.any(outside[..., :, None, :] & nonzero, axis=-1)  # [..., L, V]
-        zero_token = jnp.sum(jnp.abs(table), axis=-1) == 0  # [V]
+        return ~jnp.any(outside[..., :, None, :] & (table != 0), axis=-1)
+
+    def zero_tokens(self) -> jnp.ndarray:
+        """[V] bool: tokens whose entries are all zero."""
+        return jnp.asarray(np.all(self.table() == 0, axis=-1))
+
+    def is_factor_end(self, position: int) -> bool:
+        return position % self.per_factor == self.per_factor - 1
+
+    def mask(self, dims: jnp.ndarray, tokens: jnp.ndarray) -> jnp.ndarray:
+        """Allowed tokens per position given the prefix, [..., L, V] bool.
+
+        ``dims`` [..., 3] are the real sizes of the three modes; entries beyond them must be zero.
+        A factor's last token may not be zero when its earlier tokens (in ``tokens`` [..., L],
+        read as the prefix) are all zero, so no factor is zero.
+        """
+        zero_token = self.zero_tokens()  # [V]
         token_zero = zero_token[tokens]  # [..., L]
         grouped = token_zero.reshape(*tokens.shape[:-1], 3, self.per_factor)
         earlier_zero = jnp.cumprod(grouped, axis=-1) if self.per_factor > 1 else grouped
         earlier_zero = jnp.concatenate(
             [jnp.ones_like(grouped[..., :1]), earlier_zero[..., :-1]], axis=-1)
-        is_last = (position % self.per_factor) == self.per_factor - 1  # [L]
+        is_last = (jnp.arange(self.length) % self.per_factor) == self.per_factor - 1  # [L]
         needs_nonzero = earlier_zero.reshape(*tokens.shape[:-1], self.length) & is_last
-        return fits & ~(needs_nonzero[..., None] & zero_token)
+        return self.fits(dims) & ~(needs_nonzero[..., None] & zero_token)
 
 
 def make_tokenizer(size: int, coefficients: tuple[int, ...], token_entries: int,

@@ -1,11 +1,15 @@
-"""The training loop: self-play batches, replay, learner updates, found algorithms, checkpoints.
+"""The training loop: self-play and learner updates in one jitted step, found algorithms,
+checkpoints.
 
-Iteration i draws every random number from (seed, i), so a run is reproducible from its seed and
-a resumed run continues exactly where its last checkpoint left it. Found factorizations are saved
-(atomically, verified) right after the batch that found them, before any checkpoint, so a kill
-loses none; at most ``checkpoint_every`` iterations of training are lost.
+One iteration = every game slot plays ``moves_per_iteration`` moves (ended games go to the device
+replay and restart) followed by ``updates_per_batch`` learner updates, all in one jitted call; the
+host only verifies and saves the games that ended solved, logs and checkpoints. Iteration i draws
+every random number from (seed, i), so a run is reproducible from its seed and a resumed run
+continues exactly where its last checkpoint left it (the checkpoint holds the games in progress
+and the replay). Found factorizations are saved (atomically, verified) right after the iteration
+that found them, before any checkpoint, so a kill loses none.
 
-Data parallel: the games of a batch and the learner's examples are split over all devices
+Data parallel: game slots, replay and the learner's examples are split over all devices
 (``jax.sharding`` mesh, ``shard_map``); gradients are averaged with ``pmean``. Multi-host runs call
 ``jax.distributed.initialize`` first (see ``tensorgame train --coordinator``); process 0 writes.
 """
@@ -16,7 +20,6 @@ import dataclasses
 import json
 import os
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,85 +29,122 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from agents import learner as learner_lib
+from agents import replay as replay_lib
 from agents import selfplay
-from agents.bases import random_basis, transform_target, untransform
+from agents.bases import untransform
 from agents.checkpoints import Checkpoints
-from agents.config import AgentConfig, config_hash
-from agents.network import PolicyValueNet, network_spec
-from agents.search import Observation, SearchSpec, features, observe
-from agents.tokens import make_tokenizer
+from agents.config import config_hash
+from agents.setup import RunSetup, init_params
+from agents.solutions import SolutionStore
 from tensorgame import game, io
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization, canonical, verify
-from tensorgame.tensors import matmul_tensor
-
-
-@dataclasses.dataclass
-class RunSetup:
-    """Everything static about a run."""
-
-    shape: tuple[int, int, int]
-    field: str
-    seed: int
-    config: AgentConfig
-    game: game.GameConfig
-    search: SearchSpec
-    net: PolicyValueNet
-    learner: learner_lib.LearnerSpec
-    target: np.ndarray  # [n*m, m*p, p*n] int64
-    dims: np.ndarray  # [3] int32
-
-    @property
-    def name(self) -> str:
-        n, m, p = self.shape
-        return f"{n}x{m}x{p}"
-
-
-def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
-               seed: int) -> RunSetup:
-    if field not in ("Z", "Z2"):
-        raise TensorgameError(f"field must be Z or Z2 for training, got {field!r}")
-    config = config.resolved(shape, field)
-    target = matmul_tensor(*shape)
-    size = max(target.shape)
-    game_config = game.GameConfig(size=size, max_moves=config.max_moves, field=field,
-                                  coefficients=config.coefficients, history=config.history,
-                                  symmetric=bool(config.symmetric))
-    tokenizer = make_tokenizer(size, game_config.coefficients, config.token_entries,
-                               config.max_vocabulary)
-    net = PolicyValueNet(network_spec(config, size, tokenizer))
-    search = SearchSpec(game=game_config, samples=config.samples,
-                        simulations=config.simulations,
-                        considered_actions=min(config.considered_actions, config.samples),
-                        temperature=config.sample_temperature, risk_seeking=config.risk_seeking,
-                        bound_value=bool(config.bound_value))
-    _, dims = game.pad_target(target, size)
-    return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,
-                    search=search, net=net,
-                    learner=learner_lib.learner_spec(config, game_config), target=target,
-                    dims=dims)
-
-
-def init_params(setup: RunSetup, key: jax.Array) -> Any:
-    s, h = setup.game.size, setup.game.history
-    obs = Observation(residual=jnp.zeros((1, s, s, s), jnp.int32),
-                      recent=jnp.zeros((1, h, 3, s), jnp.int32),
-                      move_count=jnp.zeros((1,), jnp.int32), dims=jnp.asarray(setup.dims)[None])
-    tokens = jnp.zeros((1, 1, setup.net.spec.tokenizer.length), jnp.int32)
-    return setup.net.init(key, *features(obs, setup.game.max_moves), tokens)
-
-
-# ---------------------------------------------------------------------------------------------
-# Jitted, data-parallel pieces.
 
 
 def make_mesh() -> Mesh:
     return Mesh(np.array(jax.devices()), ("data",))
 
 
+def replay_games(setup: RunSetup, devices: int) -> int:
+    """Games the replay ring holds (a multiple of the device count)."""
+    per_device = -(-setup.config.replay_size // (setup.game.max_moves * devices))
+    return max(per_device, 1) * devices
+
+
+def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
+    """start(key) -> (actors, replay): fresh game slots and an empty replay, split over the
+    mesh."""
+    devices = mesh.devices.size
+    slots = setup.config.games // devices
+    ring = replay_games(setup, devices) // devices
+    target = jnp.asarray(game.pad_target(setup.target, setup.game.size)[0])
+    dims = jnp.asarray(setup.dims)
+
+    def local(key):
+        key = jax.random.fold_in(key, jax.lax.axis_index("data"))
+        actors = selfplay.init_actors(key, target, dims, slots,
+                                      setup.config.basis_change_prob, setup.search)
+        return actors, replay_lib.empty(ring, setup.game, setup.config.samples)
+
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P("data"),
+                                 check_vma=False))
+
+
+def _learn(update, key, params, opt_state, replay, solutions, dims, count, setup,
+           selfplay_batch, use_replay):
+    """``count`` learner updates (a ``lax.scan``); returns (params, opt_state, mean metrics)."""
+    def one(carry, k):
+        params, opt_state = carry
+        k_replay, k_update = jax.random.split(k)
+        targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game)
+        if not use_replay:
+            targets = targets.replace(mask=jnp.zeros_like(targets.mask))
+        params, opt_state, metrics = update(params, opt_state, k_update, targets, solutions,
+                                            dims)
+        return (params, opt_state), metrics
+
+    (params, opt_state), metrics = jax.lax.scan(one, (params, opt_state),
+                                                jax.random.split(key, count))
+    return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+
+def _local_update(setup: RunSetup, optimizer, devices: int):
+    spec = setup.learner
+    local_spec = dataclasses.replace(spec, demo_batch=-(-spec.demo_batch // devices),
+                                     solution_batch=-(-spec.solution_batch // devices))
+    update = learner_lib.make_update(setup.net, optimizer, local_spec, axis_name="data")
+    selfplay_batch = max(setup.config.batch_size - spec.demo_batch - spec.solution_batch, 1)
+    return update, -(-selfplay_batch // devices)
+
+
+def make_iteration_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
+    """iteration(params, opt_state, actors, replay, solutions, key, gumbel_scale) ->
+    (params, opt_state, actors, replay, Ended [steps, B, ...], metrics): self-play moves, then
+    learner updates, games and replay split over the mesh, gradients averaged."""
+    devices = mesh.devices.size
+    config = setup.config
+    update, selfplay_batch = _local_update(setup, optimizer, devices)
+    steps = config.moves_per_iteration or setup.game.max_moves
+    target = jnp.asarray(game.pad_target(setup.target, setup.game.size)[0])
+    dims = jnp.asarray(setup.dims)
+
+    def local(params, opt_state, actors, replay, solutions, key, gumbel_scale):
+        key = jax.random.fold_in(key, jax.lax.axis_index("data"))
+        k_act, k_learn = jax.random.split(key)
+        actors, replay, ended = selfplay.act(setup.net, params, k_act, actors, replay, target,
+                                             dims, steps, config.basis_change_prob,
+                                             setup.search, gumbel_scale)
+        params, opt_state, metrics = _learn(update, k_learn, params, opt_state, replay,
+                                            solutions, dims, config.updates_per_batch, setup,
+                                            selfplay_batch, use_replay=True)
+        return params, opt_state, actors, replay, ended, metrics
+
+    sharded = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), P(), P("data"), P("data"), P(), P(), P()),
+        out_specs=(P(), P(), P("data"), P("data"), P(None, "data"), P()), check_vma=False)
+    return jax.jit(sharded, donate_argnums=(0, 1, 2, 3))
+
+
+def make_pretrain_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
+    """pretrain(params, opt_state, replay, solutions, key) -> (params, opt_state, metrics):
+    ``pretrain_steps`` demonstration-only updates."""
+    devices = mesh.devices.size
+    update, selfplay_batch = _local_update(setup, optimizer, devices)
+    dims = jnp.asarray(setup.dims)
+
+    def local(params, opt_state, replay, solutions, key):
+        key = jax.random.fold_in(key, jax.lax.axis_index("data"))
+        return _learn(update, key, params, opt_state, replay, solutions, dims,
+                      setup.config.pretrain_steps, setup, selfplay_batch, use_replay=False)
+
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P("data"), P(), P()),
+                            out_specs=(P(), P(), P()), check_vma=False)
+    return jax.jit(sharded, donate_argnums=(0, 1))
+
+
 def make_play_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     """play(params, key, targets [B,S,S,S], dims [B,3], gumbel_scale) -> (final states,
-    trajectories), games split over the mesh."""
+    trajectories): a batch of games from the start to the end, split over the mesh."""
 
     def local(params, key, targets, dims, gumbel_scale):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
@@ -115,153 +155,10 @@ def make_play_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     return jax.jit(sharded)
 
 
-def make_update_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
-    """update(params, opt_state, key, selfplay Targets, Solutions, dims) -> (params, opt_state,
-    metrics); examples split over the mesh, gradients averaged."""
-    devices = mesh.devices.size
-    spec = setup.learner
-    local_spec = dataclasses.replace(spec, demo_batch=-(-spec.demo_batch // devices),
-                                     solution_batch=-(-spec.solution_batch // devices))
-    local_update = learner_lib.make_update(setup.net, optimizer, local_spec, axis_name="data")
-
-    def local(params, opt_state, key, targets, solutions, dims):
-        key = jax.random.fold_in(key, jax.lax.axis_index("data"))
-        return local_update(params, opt_state, key, targets, solutions, dims)
-
-    sharded = jax.shard_map(local, mesh=mesh,
-                            in_specs=(P(), P(), P(), P("data"), P(), P()),
-                            out_specs=(P(), P(), P()), check_vma=False)
-    return jax.jit(sharded, donate_argnums=(0, 1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Host-side replay.
-
-
-class Replay:
-    """A ring buffer of self-play examples (numpy, compact dtypes)."""
-
-    def __init__(self, capacity: int, size: int, history: int, samples: int):
-        s, h, k = size, history, samples
-        self.arrays = {
-            "residual": np.zeros((capacity, s, s, s), np.int16),
-            "recent": np.zeros((capacity, h, 3, s), np.int8),
-            "move_count": np.zeros((capacity,), np.int16),
-            "dims": np.zeros((capacity, 3), np.int16),
-            "moves": np.zeros((capacity, k, 3, s), np.int8),
-            "weights": np.zeros((capacity, k), np.float32),
-            "returns": np.zeros((capacity,), np.float32),
-        }
-        self.capacity = capacity
-        self.count = 0  # examples ever added
-        self.cursor = 0
-
-    def add(self, traj: selfplay.Trajectories) -> None:
-        active = np.asarray(traj.active).reshape(-1)
-        flat = {
-            "residual": traj.obs.residual, "recent": traj.obs.recent,
-            "move_count": traj.obs.move_count, "dims": traj.obs.dims, "moves": traj.moves,
-            "weights": traj.weights, "returns": traj.returns,
-        }
-        rows = {name: np.asarray(value).reshape(active.size, *np.shape(value)[2:])[active]
-                for name, value in flat.items()}
-        n = int(active.sum())
-        index = (self.cursor + np.arange(n)) % self.capacity
-        for name, value in rows.items():
-            self.arrays[name][index] = value.astype(self.arrays[name].dtype)
-        self.cursor = int((self.cursor + n) % self.capacity)
-        self.count += n
-
-    def sample(self, rng: np.random.Generator, batch: int) -> learner_lib.Targets:
-        filled = min(self.count, self.capacity)
-        if filled == 0 or batch == 0:
-            return _empty_targets(self.arrays, max(batch, 1))
-        index = rng.integers(0, filled, size=batch)
-        a = {name: value[index] for name, value in self.arrays.items()}
-        # One target move per state, drawn from the search's visit distribution.
-        cumulative = np.cumsum(a["weights"], axis=1)
-        draw = rng.random(batch) * cumulative[:, -1]
-        pick = np.minimum((cumulative < draw[:, None]).sum(axis=1), cumulative.shape[1] - 1)
-        a["moves"] = a["moves"][np.arange(batch), pick][:, None]
-        a["weights"] = np.ones((batch, 1), np.float32)
-        obs = Observation(residual=a["residual"].astype(np.int32),
-                          recent=a["recent"].astype(np.int32),
-                          move_count=a["move_count"].astype(np.int32),
-                          dims=a["dims"].astype(np.int32))
-        return learner_lib.Targets(obs=obs, moves=a["moves"].astype(np.int32),
-                                   weights=a["weights"], returns=a["returns"],
-                                   mask=np.ones(batch, np.float32))
-
-    def state(self) -> dict:
-        return {"arrays": self.arrays,
-                "counters": np.array([self.count, self.cursor], np.int64)}
-
-    def restore(self, state: dict) -> None:
-        self.arrays = {name: np.asarray(value) for name, value in state["arrays"].items()}
-        self.count, self.cursor = (int(x) for x in np.asarray(state["counters"]))
-
-
-def _empty_targets(arrays: dict, batch: int) -> learner_lib.Targets:
-    shaped = {name: np.zeros((batch,) + value.shape[1:], np.int32 if value.dtype != np.float32
-                             else np.float32) for name, value in arrays.items()}
-    shaped["dims"][:] = 1
-    shaped["moves"], shaped["weights"] = shaped["moves"][:, :1], shaped["weights"][:, :1]
-    obs = Observation(residual=shaped["residual"], recent=shaped["recent"],
-                      move_count=shaped["move_count"], dims=shaped["dims"])
-    return learner_lib.Targets(obs=obs, moves=shaped["moves"], weights=shaped["weights"],
-                               returns=shaped["returns"], mask=np.zeros(batch, np.float32))
-
-
-class SolutionStore:
-    """Found factorizations (as played, in the game's basis) for order-shuffled replay."""
-
-    def __init__(self, capacity: int, max_moves: int, size: int):
-        self.terms = np.zeros((capacity, max_moves, 3, size), np.int32)
-        self.counts = np.zeros((capacity,), np.int32)
-        self.valid = np.zeros((capacity,), bool)
-        self.keys: set[bytes] = set()
-        self.cursor = 0
-
-    def add(self, moves: np.ndarray) -> bool:
-        """Keep a factorization's moves [R, 3, S] unless already kept; True if new."""
-        order = np.lexsort(moves.reshape(len(moves), -1).T[::-1])
-        moves = moves[order]
-        key = moves.tobytes()
-        if key in self.keys:
-            return False
-        self.keys.add(key)
-        slot = self.cursor % len(self.counts)
-        self.terms[slot] = 0
-        self.terms[slot, : len(moves)] = moves
-        self.counts[slot] = len(moves)
-        self.valid[slot] = True
-        self.cursor += 1
-        return True
-
-    def arrays(self) -> learner_lib.Solutions:
-        return learner_lib.Solutions(terms=self.terms, counts=self.counts, valid=self.valid)
-
-    def state(self) -> dict:
-        return {"terms": self.terms, "counts": self.counts, "valid": self.valid,
-                "cursor": np.array(self.cursor, np.int64)}
-
-    def restore(self, state: dict) -> None:
-        self.terms = np.asarray(state["terms"]).copy()
-        self.counts = np.asarray(state["counts"]).copy()
-        self.valid = np.asarray(state["valid"]).copy()
-        self.cursor = int(state["cursor"])
-        self.keys = {self.terms[i, : self.counts[i]].tobytes()
-                     for i in range(len(self.counts)) if self.valid[i]}
-
-
-# ---------------------------------------------------------------------------------------------
-# The loop.
-
-
 @dataclasses.dataclass
 class Progress:
     iteration: int = 0
-    games: int = 0
+    games: int = 0  # games ended
     simulations: int = 0
     updates: int = 0
     best_rank: int = 0  # 0 = none found yet
@@ -287,25 +184,26 @@ class Trainer:
             raise TensorgameError(f"games ({config.games}) must be a multiple of the number of "
                                   f"devices ({self.devices})")
         self.optimizer = learner_lib.make_optimizer(config)
+        self.iteration_fn = make_iteration_fn(setup, self.mesh, self.optimizer)
         self.play_fn = make_play_fn(setup, self.mesh)
-        self.update_fn = make_update_fn(setup, self.mesh, self.optimizer)
-        self.replay = Replay(config.replay_size, setup.game.size, setup.game.history,
-                             config.samples)
         self.solutions = SolutionStore(config.solutions_kept, setup.game.max_moves,
                                        setup.game.size)
         self.progress = Progress()
+        self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
         root = jax.random.key(setup.seed)
         self.root_key = jax.random.fold_in(root, 1)
-        self.params = init_params(setup, jax.random.fold_in(root, 0))
-        self.opt_state = self.optimizer.init(self.params)
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
+        params = init_params(setup, jax.random.fold_in(root, 0))
+        opt_state = self.optimizer.init(params)
+        actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
+        self.state = {"params": params, "opt_state": opt_state, "actors": actors,
+                      "replay": replay}
         self._prepare_dirs(resume)
         self.checkpoints = Checkpoints(self.out / "checkpoints")
         if resume:
             self._restore()
-        self.params = jax.device_put(self.params, self.replicated)
-        self.opt_state = jax.device_put(self.opt_state, self.replicated)
+        self._place()
 
     # -- files -----------------------------------------------------------------------------
 
@@ -317,7 +215,12 @@ class Trainer:
         if resume:
             if not run_file.is_file():
                 raise TensorgameError(f"{self.out}: nothing to resume (no run.json)")
-            saved = json.loads(run_file.read_text())
+            try:
+                saved = json.loads(run_file.read_text())
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                raise TensorgameError(f"{run_file}: not a run description ({error})") from None
+            if not isinstance(saved, dict):
+                raise TensorgameError(f"{run_file}: not a run description")
             for field in ("target", "field", "seed", "config_hash"):
                 if saved.get(field) != description[field]:
                     raise TensorgameError(
@@ -331,16 +234,24 @@ class Trainer:
             if not resume:
                 _write_atomic(run_file, json.dumps(description, indent=1))
 
+    def _place(self) -> None:
+        """Put the training state on the mesh: parameters replicated, games and replay split."""
+        state = self.state
+        for name in ("params", "opt_state"):
+            state[name] = jax.device_put(state[name], self.replicated)
+        for name in ("actors", "replay"):
+            state[name] = jax.device_put(state[name], self.sharded)
+
     def _restore(self) -> None:
         restored = self.checkpoints.restore(self._checkpoint_tree())
         if restored is None:
             self.log(f"no checkpoint in {self.out}: starting from iteration 0")
         else:
             tree, meta = restored
-            self.params, self.opt_state = tree["params"], tree["opt_state"]
-            self.replay.restore(tree["replay"])
+            self.state = {name: tree[name] for name in self.state}
             self.solutions.restore(tree["solutions"])
             self.progress = Progress(**meta)
+            self._trim_metrics()
         # Factorizations saved after the last checkpoint still count.
         for path in sorted((self.out / "found").glob("*.json")):
             rank = io.load(path).rank
@@ -349,73 +260,73 @@ class Trainer:
         self.progress.found = max(self.progress.found,
                                   len(list((self.out / "found").glob("*.json"))))
 
+    def _trim_metrics(self) -> None:
+        """Drop metrics lines written after the checkpoint resumed from (they will be redone)."""
+        path = self.out / "metrics.jsonl"
+        if not self.writer or not path.is_file():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by the kill
+            if isinstance(row, dict) and row.get("iteration", 0) <= self.progress.iteration:
+                kept.append(line)
+        _write_atomic(path, "".join(line + "\n" for line in kept))
+
     def _checkpoint_tree(self) -> dict:
-        return {"params": self.params, "opt_state": self.opt_state,
-                "replay": self.replay.state(), "solutions": self.solutions.state()}
+        return {**self.state, "solutions": self.solutions.state()}
 
     def save_checkpoint(self) -> None:
-        params = jax.device_get(self.params)
-        opt_state = jax.device_get(self.opt_state)
-        tree = {"params": params, "opt_state": opt_state, "replay": self.replay.state(),
-                "solutions": self.solutions.state()}
+        tree = jax.tree.map(np.asarray, _to_host(self._checkpoint_tree()))
         self.checkpoints.save(self.progress.iteration, tree, dataclasses.asdict(self.progress))
 
     # -- one iteration -----------------------------------------------------------------------
 
-    def _targets(self, rng: np.random.Generator):
-        """Targets for one batch (host): [B, S, S, S], dims [B, 3], bases (or None) per game."""
-        config, setup = self.setup.config, self.setup
-        size = setup.game.size
-        targets, bases = [], []
-        for _ in range(config.games):
-            if config.basis_change_prob and rng.random() < config.basis_change_prob:
-                basis = random_basis(rng, setup.target.shape, config.basis_change_entries,
-                                     symmetric=setup.game.symmetric)
-                tensor = transform_target(setup.target, basis)
-            else:
-                basis, tensor = None, setup.target
-            targets.append(game.pad_target(tensor, size)[0])
-            bases.append(basis)
-        dims = np.broadcast_to(setup.dims, (config.games, 3))
-        return np.stack(targets), np.ascontiguousarray(dims), bases
+    def pretrain(self) -> dict:
+        """The demonstration-only updates before the first iteration."""
+        config, state = self.setup.config, self.state
+        fn = make_pretrain_fn(self.setup, self.mesh, self.optimizer)
+        key = jax.random.fold_in(self.root_key, -1)
+        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        state["params"], state["opt_state"], metrics = fn(
+            state["params"], state["opt_state"], state["replay"], solutions, key)
+        self.progress.updates += config.pretrain_steps
+        return {name: float(value) for name, value in metrics.items()}
 
-    def _global(self, array: np.ndarray):
-        return jax.make_array_from_callback(array.shape, self.sharded, lambda index: array[index])
-
-    def iterate(self, gumbel_scale: float = None) -> dict:
-        """One self-play batch, its bookkeeping and the learner updates; returns metrics."""
-        setup, config, progress = self.setup, self.setup.config, self.progress
-        i = progress.iteration
-        rng = np.random.default_rng([setup.seed, i])
-        key = jax.random.fold_in(self.root_key, i)
-        play_key, update_key = jax.random.split(key)
+    def iterate(self) -> dict:
+        """One iteration (self-play moves, the learner updates) and its bookkeeping; returns
+        metrics."""
+        setup, config, progress, state = self.setup, self.setup.config, self.progress, self.state
         start = time.perf_counter()
-        if i == 0 and config.pretrain_steps:
-            self._updates(rng, update_key, config.pretrain_steps, selfplay_share=False)
-        targets, dims, bases = self._targets(rng)
-        scale = config.gumbel_scale if gumbel_scale is None else gumbel_scale
-        final, traj = self.play_fn(self.params, play_key, self._global(targets),
-                                   self._global(dims), jnp.float32(scale))
-        final, traj = _to_host(final), _to_host(traj)
-        played = time.perf_counter()
-        ranks = self._collect(final, bases, progress.wall + played - start)
-        self.replay.add(traj)
-        metrics = self._updates(rng, jax.random.fold_in(update_key, 1), config.updates_per_batch,
-                                selfplay_share=True)
+        if progress.iteration == 0 and config.pretrain_steps:
+            self.pretrain()
+        key = jax.random.fold_in(self.root_key, progress.iteration)
+        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        (state["params"], state["opt_state"], state["actors"], state["replay"], ended,
+         metrics) = self.iteration_fn(state["params"], state["opt_state"], state["actors"],
+                                      state["replay"], solutions, key,
+                                      jnp.float32(config.gumbel_scale))
+        ended = jax.tree.map(np.asarray, _to_host(ended))
+        metrics = {name: float(value) for name, value in metrics.items()}
         done = time.perf_counter()
+        ranks = self._collect(ended, progress.wall + done - start)
+        steps = config.moves_per_iteration or setup.game.max_moves
+        simulations = config.games * steps * config.simulations
         progress.iteration += 1
-        progress.games += config.games
-        progress.simulations += int(np.asarray(traj.active).sum()) * config.simulations
+        progress.games += int(ended.ended.sum())
+        progress.simulations += simulations
+        progress.updates += config.updates_per_batch
         progress.wall += done - start
         solved = ranks[ranks > 0]
         metrics.update({
             "iteration": progress.iteration, "wall": round(progress.wall, 3),
             "games": progress.games, "simulations": progress.simulations,
-            "games_per_s": config.games / max(played - start, 1e-9),
-            "simulations_per_s": int(np.asarray(traj.active).sum()) * config.simulations
-            / max(played - start, 1e-9),
-            "play_s": played - start, "learn_s": done - played,
-            "solved_fraction": float(solved.size / ranks.size),
+            "games_per_s": int(ended.ended.sum()) / max(done - start, 1e-9),
+            "simulations_per_s": simulations / max(done - start, 1e-9),
+            "iteration_s": done - start,
+            "solved_fraction": float(solved.size / max(ranks.size, 1)),
             "mean_rank": float(solved.mean()) if solved.size else None,
             "ranks": {str(r): int((ranks == r).sum()) for r in np.unique(solved)},
             "residual_games": int((ranks == 0).sum()),
@@ -423,49 +334,50 @@ class Trainer:
         })
         return metrics
 
-    def _updates(self, rng, key, count: int, selfplay_share: bool) -> dict:
-        config, spec = self.setup.config, self.setup.learner
-        selfplay_batch = max(config.batch_size - spec.demo_batch - spec.solution_batch, 0)
-        selfplay_batch = -(-max(selfplay_batch, 1) // self.devices) * self.devices
-        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
-        dims = jax.device_put(self.setup.dims, self.replicated)
-        metrics = {}
-        for u in range(count):
-            targets = self.replay.sample(rng, selfplay_batch)
-            if not selfplay_share:
-                targets = targets.replace(mask=np.zeros_like(targets.mask))
-            targets = jax.tree.map(self._global, targets)
-            self.params, self.opt_state, metrics = self.update_fn(
-                self.params, self.opt_state, jax.random.fold_in(key, u), targets, solutions,
-                dims)
-            self.progress.updates += 1
-        return {name: float(value) for name, value in metrics.items()}
-
-    def _collect(self, final: game.State, bases: list, wall: float) -> np.ndarray:
-        """Verify and save every solved game (found after ``wall`` seconds of training);
-        returns ranks per game (0: not solved)."""
-        solved = np.all(final.residual == 0, axis=(1, 2, 3))
-        ranks = np.where(solved, final.rank, 0)
-        for b in np.flatnonzero(solved):
-            state = jax.tree.map(lambda x: x[b], final)
-            moves = np.asarray(state.moves)[: int(state.move_count)]
-            if not self.solutions.add(moves):
+    def _collect(self, ended: selfplay.Ended, wall: float) -> np.ndarray:
+        """Verify and save every game that ended solved (found after ``wall`` seconds of
+        training); returns the rank of each ended game (0: not solved)."""
+        identity = np.eye(self.setup.game.size, dtype=np.int64)
+        ranks = []
+        for n, b in zip(*np.nonzero(ended.ended)):
+            if not ended.solved[n, b]:
+                ranks.append(0)
                 continue
+            rank, count = int(ended.rank[n, b]), int(ended.count[n, b])
+            ranks.append(rank)
+            moves = ended.moves[n, b, :count].astype(np.int64)
+            if self.progress.best_rank and rank > self.progress.best_rank:
+                continue
+            self._solution(moves, rank)
+            state = game.State(residual=None, dims=self.setup.dims, moves=moves,
+                               move_count=count, rank=rank, terminated=True)
             played = Factorization(self.setup.shape, self.setup.field,
                                    *game.terms(state, self.setup.game))
-            found = untransform(played, bases[b]) if bases[b] is not None else played
+            basis = ended.bases[n, b].astype(np.int64)
+            changed = not np.array_equal(basis, np.broadcast_to(identity, basis.shape))
+            found = untransform(played, _cut(basis, self.setup.dims)) if changed else played
             report = verify(found, field=self.setup.field)
             if not report.valid:
                 raise TensorgameError(f"internal error: a solved game does not verify: {report}")
-            self._save_found(found, bases[b] is not None, wall)
-        return ranks
+            self._save_found(found, changed, wall)
+        return np.asarray(ranks, np.int64)
+
+    def _solution(self, moves: np.ndarray, rank: int) -> None:
+        """Keep a solved game for order-shuffled replay, only if it is at least as good as the
+        best found (a better one clears the worse)."""
+        if not self.progress.best_rank or rank < self.progress.best_rank:
+            self.solutions.clear()
+        self.solutions.add(moves)
 
     def _save_found(self, f: Factorization, basis_changed: bool, wall: float) -> None:
         progress = self.progress
-        if progress.best_rank and f.rank > progress.best_rank:
+        key = canonical(f)
+        signature = (key.u.tobytes(), key.v.tobytes(), key.w.tobytes())
+        if signature in self.saved:
             return
+        self.saved.add(signature)
         new_best = not progress.best_rank or f.rank < progress.best_rank
-        progress.best_rank = f.rank
+        progress.best_rank = min(progress.best_rank or f.rank, f.rank)
         progress.found += 1
         if not self.writer:
             return
@@ -519,29 +431,42 @@ class Trainer:
         return self.progress
 
     def evaluate(self) -> dict:
-        """Greedy games (no Gumbel noise) on the target in its own basis."""
-        config = self.setup.config
+        """``eval_games`` greedy games (no Gumbel noise) on the target in its own basis."""
         size = self.setup.game.size
-        games = config.games
+        games = -(-self.setup.config.eval_games // self.devices) * self.devices
         target = np.broadcast_to(game.pad_target(self.setup.target, size)[0],
                                  (games, size, size, size))
         dims = np.broadcast_to(self.setup.dims, (games, 3))
         key = jax.random.fold_in(jax.random.fold_in(self.root_key, 10**9),
                                  self.progress.iteration)
-        final, _ = self.play_fn(self.params, key, self._global(np.ascontiguousarray(target)),
+        final, _ = self.play_fn(self.state["params"], key,
+                                self._global(np.ascontiguousarray(target)),
                                 self._global(np.ascontiguousarray(dims)), jnp.float32(0.0))
-        final = _to_host(final)
-        ranks = self._collect(final, [None] * games, self.progress.wall)
-        solved = ranks[ranks > 0]
-        return {"solved_fraction": float(solved.size / games),
-                "best_rank": int(solved.min()) if solved.size else None}
+        final = jax.tree.map(np.asarray, _to_host(final))
+        solved = np.all(final.residual == 0, axis=(1, 2, 3))
+        identity = np.broadcast_to(np.eye(size, dtype=np.int8), (1, games, 3, size, size))
+        ended = selfplay.Ended(ended=np.ones((1, games), bool), solved=solved[None],
+                               rank=final.rank[None], count=final.move_count[None],
+                               moves=final.moves[None].astype(np.int8), bases=identity)
+        ranks = self._collect(ended, self.progress.wall)
+        solved_ranks = ranks[ranks > 0]
+        return {"solved_fraction": float(solved_ranks.size / games),
+                "best_rank": int(solved_ranks.min()) if solved_ranks.size else None}
+
+    def _global(self, array: np.ndarray):
+        return jax.make_array_from_callback(array.shape, self.sharded, lambda index: array[index])
+
+
+def _cut(basis: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A padded basis [3, S, S] -> the three matrices on the target's real sizes."""
+    return tuple(basis[f, : dims[f], : dims[f]] for f in range(3))
 
 
 def _to_host(tree):
     from jax.experimental import multihost_utils
     if jax.process_count() > 1:
         tree = multihost_utils.process_allgather(tree, tiled=True)
-    return jax.tree.map(np.asarray, tree)
+    return tree
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -33,7 +33,8 @@ def main() -> int:
 
     enable_compilation_cache()
     from agents.config import load_config
-    from agents.train import Trainer, make_setup
+    from agents.setup import make_setup
+    from agents.train import Trainer
     from tensorgame import formulas, io
     from tensorgame.factorization import verify
 

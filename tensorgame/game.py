@@ -102,6 +102,27 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
     The action is canonicalised and its entries outside ``dims`` are zeroed; legality (entries in
     the coefficient set, no zero factor) is the player's job, checked by ``is_legal``.
     """
+    played, reward, done, unfinished = _advance(state, action, config)
+    penalty = jnp.where(unfinished, rank_bound(played.residual, config), 0)
+    return played, reward - penalty.astype(jnp.float32), done
+
+
+def step_batch(states: State, actions: chex.Array, config: GameConfig) -> tuple[
+        State, chex.Array, chex.Array]:
+    """``step`` over a batch (states [B, ...], actions [B, 3, S]) -> (states, rewards [B],
+    done [B]); the end-of-game rank bound is computed only when some game runs out of moves
+    unsolved."""
+    played, reward, done, unfinished = jax.vmap(lambda s, a: _advance(s, a, config))(states,
+                                                                                     actions)
+    penalty = jax.lax.cond(
+        jnp.any(unfinished),
+        lambda r: jax.vmap(lambda x: rank_bound(x, config))(r),
+        lambda r: jnp.zeros(r.shape[:1], jnp.int32), played.residual)
+    return played, reward - jnp.where(unfinished, penalty, 0).astype(jnp.float32), done
+
+
+def _advance(state: State, action: chex.Array, config: GameConfig):
+    """(next state, reward without the end-of-game penalty, done, ran out of moves unsolved)."""
     chex.assert_shape(action, (3, config.size))
     action = canonicalize(jnp.asarray(action, jnp.int32) * dims_mask(state.dims, config), config)
     residual = _reduce(state.residual - move_tensor(action, config), config)
@@ -109,7 +130,6 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
     move_count = state.move_count + 1
     solved = jnp.all(residual == 0)
     out_of_moves = move_count >= config.max_moves
-    penalty = jnp.where(out_of_moves & ~solved, rank_bound(residual, config), 0)
     played = State(
         residual=residual,
         dims=state.dims,
@@ -118,11 +138,10 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
         rank=state.rank + cost,
         terminated=solved | out_of_moves,
     )
-    reward = (-cost - penalty).astype(jnp.float32)
     return jax.lax.cond(
         state.terminated,
-        lambda: (state, jnp.zeros((), jnp.float32), jnp.ones((), bool)),
-        lambda: (played, reward, played.terminated),
+        lambda: (state, jnp.zeros((), jnp.float32), jnp.ones((), bool), jnp.zeros((), bool)),
+        lambda: (played, -cost.astype(jnp.float32), played.terminated, out_of_moves & ~solved),
     )
 
 

@@ -14,7 +14,7 @@ from agents.demos import demonstration_batch
 from agents.network import quantile_loss, risk_seeking_value
 from agents.search import sampled_prior, search
 from agents.tokens import make_tokenizer
-from agents.train import init_params, make_setup
+from agents.setup import init_params, make_setup
 from tensorgame import game
 from tensorgame.errors import TensorgameError
 from tensorgame.tensors import matmul_tensor

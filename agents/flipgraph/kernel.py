@@ -355,6 +355,7 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
         flips += 1
         since_drop += 1
         before = rank
+        oyp, oyn, ozp, ozn = pos[j, a], neg[j, a], pos[k, b], neg[k, b]
         pos[j, a] = py
         neg[j, a] = ny
         pos[k, b] = pz
@@ -363,10 +364,11 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
             rank = _settle(pos, neg, rank, ternary, a, b)
             _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
         else:
+            # term t shares factor j with a before the flip exactly when pair (a, t) is listed
             reducible = False
             for t in range(rank):
                 if t != a:
-                    if where[j, a, t] >= 0:
+                    if _matches(pos, neg, j, t, oyp, oyn, ternary):
                         _unlink(pairs, npairs, where, j, a, t)
                     if _matches(pos, neg, j, t, py, ny, ternary):
                         if (_matches(pos, neg, i, t, pos[i, a], neg[i, a], ternary)
@@ -375,7 +377,7 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
                             break
                         _link(pairs, npairs, where, j, a, t)
                 if t != b:
-                    if where[k, b, t] >= 0:
+                    if _matches(pos, neg, k, t, ozp, ozn, ternary):
                         _unlink(pairs, npairs, where, k, b, t)
                     if _matches(pos, neg, k, t, pz, nz, ternary):
                         if (_matches(pos, neg, i, t, pos[i, b], neg[i, b], ternary)

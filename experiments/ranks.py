@@ -220,9 +220,47 @@ def write_table(rows: dict, seed: int) -> None:
             fmt, field = key.split(maxsplit=1)
             lines.append(f"| {fmt} | {field} | {value['rank']} | "
                          f"{value['flips_per_cpu_s']:,.0f} | {value.get('load', 0):.1f} |")
+    seeds_file = RESULTS / "ranks_seeds.json"
+    if seeds_file.exists():
+        lines += seed_table(json.loads(seeds_file.read_text()))
     lines += ["", f"Machine: {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} cores (shared); Python {platform.python_version()}."]
     (RESULTS / "ranks.md").write_text("\n".join(lines) + "\n")
+
+
+def seed_table(data: dict) -> list[str]:
+    """Markdown for ``results/ranks_seeds.json`` (experiments/flipgraph_seeds.py): per seed, the
+    CPU time to the target rank or the best rank reached; the median over the seeds."""
+    import statistics
+
+    lines = ["", "Robustness (`experiments/flipgraph_seeds.py`: one walker, one thread, from the "
+                 "naive scheme, per seed a budget of CPU seconds; tuning seeds were used to choose "
+                 "the settings, reporting seeds were run once with the settings shown):", "",
+             "| target | label | settings | seed | best rank | reached | CPU s to target "
+             "(or budget) | flips | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+    summary = []
+    for key, rows in data.items():
+        groups: dict[str, list] = {}
+        for r in rows:
+            c = r["config"]
+            setting = (f"plateau {c['plateau_min']}-{c['plateau']}, slack {c['slack']}, restart "
+                       f"after {c['walk_length']:.0e} flips, depth {c.get('restart_depth', 0)}")
+            groups.setdefault((r["label"], setting), []).append(r)
+        for (label, setting), group in groups.items():
+            for r in sorted(group, key=lambda r: r["seed"]):
+                t = r["path"][-1]["cpu_s"] if r["reached"] else r["cpu_s"]
+                lines.append(f"| {key} | {label} | {setting} | {r['seed']} | {r['best_rank']} | "
+                             f"{'yes' if r['reached'] else 'no'} | {t:.1f} | {r['flips']:,} | "
+                             f"{r['wall_s']:.0f} |")
+            reached = [r for r in group if r["reached"]]
+            median = statistics.median(r["best_rank"] for r in group)
+            text = (f"- {key}, {label} seeds {', '.join(str(r['seed']) for r in group)}: "
+                    f"reached in {len(reached)} of {len(group)}; median best rank {median:g}")
+            if len(reached) == len(group):
+                text += (f"; median CPU time to the target "
+                         f"{statistics.median(r['path'][-1]['cpu_s'] for r in group):.1f} s")
+            summary.append(text)
+    return lines + [""] + summary
 
 
 def relift(key: str, row: dict, seconds: float, seed: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -343,3 +344,20 @@ def test_lift_with_retries_tries_other_schemes_of_the_rank(monkeypatch):
     assert result.scheme is not None and "another of" in result.how
     assert result.scheme.field == "Z" and verify(result.scheme).valid
     assert result.scheme.rank == 11
+
+
+def test_restarts_draw_from_the_pools_of_higher_ranks():
+    config = WalkConfig(walk_length=1, restart_best=0.0, restart_depth=5, chunk=2000)
+    walker = Walker(naive(3, 3, 3), config, seed=0)
+    for _ in range(40):
+        walker.step()
+    assert walker.best_rank < 27 and walker.resets > 0
+    walker._reset()  # drops pools more than restart_depth above the best
+    higher = [r for r in walker.pools if r > walker.best_rank]
+    assert higher and max(walker.pools) <= walker.best_rank + 5
+    assert walker.walk_best in higher and walker.current.rank == walker.walk_best
+    for rank, pool in walker.pools.items():
+        assert all(s.rank == rank and verify(unpack(s)).valid for s in pool)
+    walker.config = dataclasses.replace(config, restart_best=1.0)
+    walker._reset()
+    assert walker.walk_best == walker.best_rank

@@ -36,9 +36,9 @@ class WalkConfig:
     plateau: int = 3_000  # longest plateau (flips without a reduction) before a plus transition
     plateau_min: int = 1_000  # plateau lengths are drawn uniformly from [plateau_min, plateau]
     slack: int = 3  # how many ranks above its own best a walk may climb
-    walk_length: int = 10_000_000  # flips without a lower rank before a restart from a pool
+    walk_length: int = 5_000_000  # flips without a lower rank before a restart from a pool
     pool_size: int = 200  # schemes kept per rank
-    restart_depth: int = 6  # restarts may go to pools up to this many ranks above the best
+    restart_depth: int = 16  # restarts may go to pools up to this many ranks above the best
     restart_best: float = 0.5  # probability that a restart starts from the best rank's pool
     chunk: int = 100_000  # flips per kernel call (the granularity of time checks)
 

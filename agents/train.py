@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,24 +71,6 @@ def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
                                  check_vma=False))
 
 
-def _learn(update, key, params, opt_state, replay, solutions, dims, count, setup,
-           selfplay_batch, use_replay):
-    """``count`` learner updates (a ``lax.scan``); returns (params, opt_state, mean metrics)."""
-    def one(carry, k):
-        params, opt_state = carry
-        k_replay, k_update = jax.random.split(k)
-        targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game)
-        if not use_replay:
-            targets = targets.replace(mask=jnp.zeros_like(targets.mask))
-        params, opt_state, metrics = update(params, opt_state, k_update, targets, solutions,
-                                            dims)
-        return (params, opt_state), metrics
-
-    (params, opt_state), metrics = jax.lax.scan(one, (params, opt_state),
-                                                jax.random.split(key, count))
-    return params, opt_state, jax.tree.map(jnp.mean, metrics)
-
-
 def _local_update(setup: RunSetup, optimizer, devices: int):
     spec = setup.learner
     local_spec = dataclasses.replace(spec, demo_batch=-(-spec.demo_batch // devices),
@@ -97,47 +80,51 @@ def _local_update(setup: RunSetup, optimizer, devices: int):
     return update, -(-selfplay_batch // devices)
 
 
-def make_iteration_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
-    """iteration(params, opt_state, actors, replay, solutions, key, gumbel_scale) ->
-    (params, opt_state, actors, replay, Ended [steps, B, ...], metrics): self-play moves, then
-    learner updates, games and replay split over the mesh, gradients averaged."""
-    devices = mesh.devices.size
+def make_act_fn(setup: RunSetup, mesh: Mesh) -> Callable:
+    """act(params, actors, replay, key, gumbel_scale) -> (actors, replay, Ended [steps, B, ...]):
+    every game slot plays ``moves_per_iteration`` moves, slots and replay split over the mesh."""
     config = setup.config
-    update, selfplay_batch = _local_update(setup, optimizer, devices)
     steps = config.moves_per_iteration or setup.game.max_moves
     target = jnp.asarray(game.pad_target(setup.target, setup.game.size)[0])
     dims = jnp.asarray(setup.dims)
 
-    def local(params, opt_state, actors, replay, solutions, key, gumbel_scale):
+    def local(params, actors, replay, key, gumbel_scale):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
-        k_act, k_learn = jax.random.split(key)
-        actors, replay, ended = selfplay.act(setup.net, params, k_act, actors, replay, target,
-                                             dims, steps, config.basis_change_prob,
-                                             setup.search, gumbel_scale)
-        params, opt_state, metrics = _learn(update, k_learn, params, opt_state, replay,
-                                            solutions, dims, config.updates_per_batch, setup,
-                                            selfplay_batch, use_replay=True)
-        return params, opt_state, actors, replay, ended, metrics
+        return selfplay.act(setup.net, params, key, actors, replay, target, dims, steps,
+                            config.basis_change_prob, setup.search, gumbel_scale)
 
-    sharded = jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), P(), P("data"), P("data"), P(), P(), P()),
-        out_specs=(P(), P(), P("data"), P("data"), P(None, "data"), P()), check_vma=False)
-    return jax.jit(sharded, donate_argnums=(0, 1, 2, 3))
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data"), P("data"), P(), P()),
+                            out_specs=(P("data"), P("data"), P(None, "data")), check_vma=False)
+    return jax.jit(sharded, donate_argnums=(1, 2))
 
 
-def make_pretrain_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
-    """pretrain(params, opt_state, replay, solutions, key) -> (params, opt_state, metrics):
-    ``pretrain_steps`` demonstration-only updates."""
-    devices = mesh.devices.size
-    update, selfplay_batch = _local_update(setup, optimizer, devices)
+def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
+    """learn(params, opt_state, replay, solutions, key, count, use_replay) -> (params,
+    opt_state, mean metrics): ``count`` learner updates (a traced loop count, so pretraining and
+    training share one compiled program); ``use_replay`` 0 trains on demonstrations and solutions
+    only. Examples split over the mesh, gradients averaged."""
+    update, selfplay_batch = _local_update(setup, optimizer, mesh.devices.size)
     dims = jnp.asarray(setup.dims)
 
-    def local(params, opt_state, replay, solutions, key):
+    def local(params, opt_state, replay, solutions, key, count, use_replay):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
-        return _learn(update, key, params, opt_state, replay, solutions, dims,
-                      setup.config.pretrain_steps, setup, selfplay_batch, use_replay=False)
 
-    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P("data"), P(), P()),
+        def one(i, carry):
+            params, opt_state, totals = carry
+            k_replay, k_update = jax.random.split(jax.random.fold_in(key, i))
+            targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game)
+            targets = targets.replace(mask=targets.mask * use_replay)
+            params, opt_state, metrics = update(params, opt_state, k_update, targets,
+                                                solutions, dims)
+            return params, opt_state, jax.tree.map(jnp.add, totals, metrics)
+
+        zeros = {"loss": 0.0, "policy_loss": 0.0, "value_loss": 0.0}
+        params, opt_state, totals = jax.lax.fori_loop(0, count, one,
+                                                      (params, opt_state, zeros))
+        return params, opt_state, jax.tree.map(lambda x: x / jnp.maximum(count, 1), totals)
+
+    sharded = jax.shard_map(local, mesh=mesh,
+                            in_specs=(P(), P(), P("data"), P(), P(), P(), P()),
                             out_specs=(P(), P(), P()), check_vma=False)
     return jax.jit(sharded, donate_argnums=(0, 1))
 
@@ -184,7 +171,8 @@ class Trainer:
             raise TensorgameError(f"games ({config.games}) must be a multiple of the number of "
                                   f"devices ({self.devices})")
         self.optimizer = learner_lib.make_optimizer(config)
-        self.iteration_fn = make_iteration_fn(setup, self.mesh, self.optimizer)
+        self.act_fn = make_act_fn(setup, self.mesh)
+        self.learn_fn = make_learn_fn(setup, self.mesh, self.optimizer)
         self.play_fn = make_play_fn(setup, self.mesh)
         self.solutions = SolutionStore(config.solutions_kept, setup.game.max_moves,
                                        setup.game.size)
@@ -192,6 +180,7 @@ class Trainer:
         self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
         root = jax.random.key(setup.seed)
         self.root_key = jax.random.fold_in(root, 1)
+        self.pretrain_key = jax.random.fold_in(root, 3)
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
         params = init_params(setup, jax.random.fold_in(root, 0))
@@ -204,6 +193,7 @@ class Trainer:
         if resume:
             self._restore()
         self._place()
+        self._compile()
 
     # -- files -----------------------------------------------------------------------------
 
@@ -241,6 +231,21 @@ class Trainer:
             state[name] = jax.device_put(state[name], self.replicated)
         for name in ("actors", "replay"):
             state[name] = jax.device_put(state[name], self.sharded)
+
+    def _compile(self) -> None:
+        """Compile self-play and learner programs side by side (XLA compiles outside the GIL,
+        so two cores halve the start-up time)."""
+        state = self.state
+        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        key = self.root_key
+        with ThreadPoolExecutor(2) as pool:
+            act = pool.submit(lambda: self.act_fn.lower(
+                state["params"], state["actors"], state["replay"], key,
+                jnp.float32(1.0)).compile())
+            learn = pool.submit(lambda: self.learn_fn.lower(
+                state["params"], state["opt_state"], state["replay"], solutions, key,
+                jnp.int32(1), jnp.float32(1.0)).compile())
+            self.act_fn, self.learn_fn = act.result(), learn.result()
 
     def _restore(self) -> None:
         restored = self.checkpoints.restore(self._checkpoint_tree())
@@ -284,48 +289,44 @@ class Trainer:
 
     # -- one iteration -----------------------------------------------------------------------
 
-    def pretrain(self) -> dict:
-        """The demonstration-only updates before the first iteration."""
-        config, state = self.setup.config, self.state
-        fn = make_pretrain_fn(self.setup, self.mesh, self.optimizer)
-        key = jax.random.fold_in(self.root_key, -1)
+    def _learn(self, count: int, use_replay: bool, key: jax.Array) -> dict:
+        state = self.state
         solutions = jax.device_put(self.solutions.arrays(), self.replicated)
-        state["params"], state["opt_state"], metrics = fn(
-            state["params"], state["opt_state"], state["replay"], solutions, key)
-        self.progress.updates += config.pretrain_steps
+        state["params"], state["opt_state"], metrics = self.learn_fn(
+            state["params"], state["opt_state"], state["replay"], solutions, key,
+            jnp.int32(count), jnp.float32(use_replay))
+        self.progress.updates += count
         return {name: float(value) for name, value in metrics.items()}
 
     def iterate(self) -> dict:
-        """One iteration (self-play moves, the learner updates) and its bookkeeping; returns
-        metrics."""
+        """One iteration (self-play moves, then the learner updates) and its bookkeeping;
+        returns metrics. The first also runs the demonstration-only ``pretrain_steps``."""
         setup, config, progress, state = self.setup, self.setup.config, self.progress, self.state
         start = time.perf_counter()
         if progress.iteration == 0 and config.pretrain_steps:
-            self.pretrain()
-        key = jax.random.fold_in(self.root_key, progress.iteration)
-        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
-        (state["params"], state["opt_state"], state["actors"], state["replay"], ended,
-         metrics) = self.iteration_fn(state["params"], state["opt_state"], state["actors"],
-                                      state["replay"], solutions, key,
-                                      jnp.float32(config.gumbel_scale))
+            self._learn(config.pretrain_steps, False, self.pretrain_key)
+        k_act, k_learn = jax.random.split(jax.random.fold_in(self.root_key, progress.iteration))
+        state["actors"], state["replay"], ended = self.act_fn(
+            state["params"], state["actors"], state["replay"], k_act,
+            jnp.float32(config.gumbel_scale))
         ended = jax.tree.map(np.asarray, _to_host(ended))
-        metrics = {name: float(value) for name, value in metrics.items()}
+        played = time.perf_counter()
+        ranks = self._collect(ended, progress.wall + played - start)
+        metrics = self._learn(config.updates_per_batch, True, k_learn)
         done = time.perf_counter()
-        ranks = self._collect(ended, progress.wall + done - start)
         steps = config.moves_per_iteration or setup.game.max_moves
         simulations = config.games * steps * config.simulations
         progress.iteration += 1
         progress.games += int(ended.ended.sum())
         progress.simulations += simulations
-        progress.updates += config.updates_per_batch
         progress.wall += done - start
         solved = ranks[ranks > 0]
         metrics.update({
             "iteration": progress.iteration, "wall": round(progress.wall, 3),
             "games": progress.games, "simulations": progress.simulations,
-            "games_per_s": int(ended.ended.sum()) / max(done - start, 1e-9),
-            "simulations_per_s": simulations / max(done - start, 1e-9),
-            "iteration_s": done - start,
+            "games_per_s": int(ended.ended.sum()) / max(played - start, 1e-9),
+            "simulations_per_s": simulations / max(played - start, 1e-9),
+            "play_s": played - start, "learn_s": done - played,
             "solved_fraction": float(solved.size / max(ranks.size, 1)),
             "mean_rank": float(solved.mean()) if solved.size else None,
             "ranks": {str(r): int((ranks == r).sum()) for r in np.unique(solved)},
@@ -363,8 +364,12 @@ class Trainer:
         return np.asarray(ranks, np.int64)
 
     def _solution(self, moves: np.ndarray, rank: int) -> None:
-        """Keep a solved game for order-shuffled replay, only if it is at least as good as the
-        best found (a better one clears the worse)."""
+        """Keep a solved game for order-shuffled replay only if it beats the naive algorithm and
+        is at least as good as the best found (a better one clears the worse): replaying the
+        schoolbook games would teach the schoolbook."""
+        n, m, p = self.setup.shape
+        if rank >= n * m * p:
+            return
         if not self.progress.best_rank or rank < self.progress.best_rank:
             self.solutions.clear()
         self.solutions.add(moves)

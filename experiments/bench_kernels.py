@@ -168,7 +168,7 @@ def bench_c(sizes, dtypes, repeats, log):
                     kernel_s = float(timing.split(" s,")[0])
                     gemm_s = float(timing.split("gemm ")[1].split(" s,")[0])
                     row = dict(section="c", dtype=dtype, threads=1, shape=f"{size}^3",
-                               size=size, kernel=f"C {label} + {real[0]}gemm leaves",
+                               size=size, kernel=f"C {label} + {'s' if real == 'float' else 'd'}gemm leaves",
                                note="ok" if lines[-1].endswith(": ok") else "CHECK FAILED",
                                pairs=repeats, native_s=gemm_s, kernel_s=kernel_s,
                                speedup=gemm_s / kernel_s, cpu_speedup=None, error=None,

@@ -30,20 +30,20 @@ class AgentConfig:
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
 
     # The network.
-    torso: str = "attentive"  # "attentive" (AlphaTensor's attentive modes) or "mlp" (cheap)
+    torso: str = "mlp"  # "mlp" (cheap, small targets) or "attentive" (AlphaTensor's modes)
     context_slots: int = 8  # embeddings the "mlp" torso hands to the policy head
     token_entries: int = 0  # factor entries per action token; 0 = whole factor if it fits
     max_vocabulary: int = 128  # bound used when token_entries = 0
-    width: int = 64  # embedding size of torso and decoder
+    width: int = 64  # embedding size of torso and policy head
     heads: int = 4
     torso_layers: int = 2  # attentive-modes layers
-    decoder_layers: int = 2  # 0: no cross-attention in the policy head (cheapest)
+    decoder_layers: int = 0  # cross-attention layers of the policy head (0: an MLP step)
     quantiles: int = 8  # value head outputs
     risk_seeking: float = 0.75  # value read-out: mean of the quantiles above this level
 
     # The search.
     samples: int = 16  # K: candidate moves sampled per node
-    simulations: int = 32
+    simulations: int = 16
     considered_actions: int = 16  # Gumbel root: actions kept by sequential halving
     gumbel_scale: float = 1.0
     sample_temperature: float = 1.0
@@ -54,20 +54,20 @@ class AgentConfig:
     # Self-play and learning.
     games: int = 64  # game slots played at once (over all devices); an ended game restarts
     moves_per_iteration: int = 0  # moves every slot plays per iteration (0 = max_moves)
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-5
     batch_size: int = 256  # learner batch (states)
     updates_per_batch: int = 8  # learner updates after each self-play batch
     demo_fraction: float = 0.5  # share of each learner batch that is synthetic demonstrations
     solution_fraction: float = 0.25  # share replayed from found factorizations, order shuffled
     demo_max_rank: int = 0  # 0 = max_moves
-    demo_zero_prob: float = 0.5  # probability of a zero entry in a demonstration factor
+    demo_zero_prob: float = 0.75  # probability of a zero entry in a demonstration factor
     demo_fixed_prob: float = 0.3  # symmetric game: share of demonstration moves (u, u, +-u)
     demo_basis_prob: float = 0.0  # chance a demonstration is seen in a random basis
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
     value_weight: float = 1.0
-    pretrain_steps: int = 0  # demonstration-only updates before the first self-play batch
+    pretrain_steps: int = 200  # demonstration-only updates before the first self-play batch
 
     # Bookkeeping.
     checkpoint_every: int = 20  # self-play batches between checkpoints

@@ -193,10 +193,8 @@ class PolicyHead(nn.Module):
     def step(self, context: Context, state, position: int):
         """state [B, N, c] -> (logits [B, N, V], the state before the token is added)."""
         x = state + self.position[position]
-        if not self.spec.decoder_layers:
-            x = self.layers[0](x)
-        for i, layer in enumerate(self.layers[:self.spec.decoder_layers]):
-            x = layer(x, context.keys[:, i], context.values[:, i])
+        for i, layer in enumerate(self.layers):
+            x = layer(x, context.keys[:, i], context.values[:, i]) if layer.attend else layer(x)
         return self.out(self.out_norm(x)), x
 
     def advance(self, x, token):  # x [B, N, c], token [B, N] -> next state
@@ -204,7 +202,8 @@ class PolicyHead(nn.Module):
 
     def __call__(self, context: Context, tokens):
         """Teacher forcing: tokens [B, N, L] -> logits [B, N, L, V]."""
-        state = jnp.broadcast_to(context.start[:, None], tokens.shape[:2] + context.start.shape[-1:])
+        state = jnp.broadcast_to(context.start[:, None],
+                                 tokens.shape[:2] + context.start.shape[-1:])
         logits = []
         for i in range(self.spec.tokenizer.length):
             out, x = self.step(context, state, i)

@@ -2,6 +2,8 @@
 <2,2,2> algorithm over Z (Strassen's rank), per seed, from process start (compilation included).
 
     .venv/bin/python experiments/bench_rediscovery.py [--seeds 0,1,2] [--budget 900] [--warm]
+    .venv/bin/python experiments/bench_rediscovery.py --set updates_per_batch=0 \
+        --set pretrain_steps=0 --label no-learning      # an ablation: config fields overridden
 
 Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen_symmetric.py` (or
 ``--config``) in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
@@ -27,8 +29,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_seed(seed: int, budget: float, cache: Path, config: str) -> dict:
-    out = ROOT / "runs" / f"rediscovery_s{seed}"
+def with_overrides(config: str, settings: list[str]) -> str:
+    """A config file: ``config`` with ``field=value`` settings (Python literals) on top."""
+    if not settings:
+        return config
+    lines = ["import runpy", f"OVERRIDES = dict(runpy.run_path({str(Path(config).resolve())!r})"
+                             f"['OVERRIDES'])"]
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        lines.append(f"OVERRIDES[{name.strip()!r}] = {value.strip()}")
+    path = Path(tempfile.mkdtemp(prefix="tg_config_")) / "config.py"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run_seed(seed: int, budget: float, cache: Path, config: str, label: str) -> dict:
+    out = ROOT / "runs" / f"rediscovery_{label}_s{seed}"
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--config",
                config, "--seed", str(seed), "--out", str(out), "--seconds", str(budget),
@@ -44,11 +60,13 @@ def run_seed(seed: int, budget: float, cache: Path, config: str) -> dict:
     process.wait()
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x]
     subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
-                    str(ROOT / "results" / f"agent_rediscovery_s{seed}.png")], cwd=ROOT,
+                    str(ROOT / "results" / f"agent_rediscovery_{label}_s{seed}.png")], cwd=ROOT,
                    check=True)
-    return {"seed": seed, "found_rank7": found_at is not None,
+    games = rows[-1]["games"] if rows else ""
+    return {"label": label, "seed": seed, "found_rank7": found_at is not None,
             "seconds_to_rank7": round(found_at, 1) if found_at is not None else "",
             "best_rank": rows[-1]["best_rank"] if rows else "", "batches": len(rows),
+            "games": games,
             "training_seconds": rows[-1]["wall"] if rows else "",
             "budget_s": budget}
 
@@ -59,19 +77,26 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=900)
     parser.add_argument("--warm", action="store_true", help="one compilation cache for all")
     parser.add_argument("--config", default="experiments/strassen_symmetric.py")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a config field (repeatable)")
+    parser.add_argument("--label", default="full", help="names the runs and plots")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_rediscovery.csv"))
     args = parser.parse_args()
+    config = with_overrides(args.config, args.set)
     rows = []
     shared = Path(tempfile.mkdtemp(prefix="tg_cache_"))
     for seed in (int(s) for s in args.seeds.split(",")):
         cache = shared if args.warm else Path(tempfile.mkdtemp(prefix="tg_cache_"))
-        rows.append(run_seed(seed, args.budget, cache, args.config))
+        rows.append(run_seed(seed, args.budget, cache, config, args.label))
         print(rows[-1], flush=True)
     times = [r["seconds_to_rank7"] if r["found_rank7"] else float("inf") for r in rows]
     print(f"median seconds to rank 7: {statistics.median(times)}")
-    with open(args.output, "w", newline="") as out:
+    output = Path(args.output)  # appended: one file can hold several labels
+    new = not output.exists()
+    with open(output, "a", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
+        if new:
+            writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {args.output}")
 

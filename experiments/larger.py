@@ -1,9 +1,12 @@
 """Self-play on targets beyond <2,2,2> (2x2x3, 2x3x3, 3x3x3) within a CPU budget: the naive rank
-as move limit, small network, cheap search, random changes of basis between games."""
+as move limit, the fast engine's small network, cheap search, random changes of basis between
+games."""
 
 OVERRIDES = dict(
     max_moves=0,  # the naive rank n*m*p
-    width=32,
+    torso="mlp",  # the fast engine's network (experiments/fast.py)
+    decoder_layers=0,
+    width=64,
     samples=16,
     simulations=16,
     games=16,

@@ -229,3 +229,78 @@ def test_demonstrations_in_a_random_basis(symmetric):
         image = np.einsum("ia,jb,kc,abc->ijk", *bases, before)
         assert np.array_equal(after, image)
     assert changed >= 10
+
+
+@pytest.mark.parametrize("decoder_layers,torso", [(0, "mlp"), (1, "attentive")])
+def test_sampling_and_teacher_forcing_agree(decoder_layers, torso):
+    """The search's one-call sampling (recurrent head, shared first step, inverse-CDF draws)
+    and the learner's teacher-forced scoring give the same log-probability to each sampled move,
+    and every sample respects the masks (sizes, no zero factor)."""
+    from agents.network import PolicyValueNet, masked_log_probs
+    from agents.search import features, observe
+
+    setup = make_setup((2, 2, 3), "Z", make_config({**TINY, "decoder_layers": decoder_layers,
+                                                     "torso": torso, "max_moves": 12}), seed=0)
+    params = init_params(setup, jax.random.key(0))
+    target, dims = game.pad_target(setup.target, setup.game.size)
+    states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
+        jnp.broadcast_to(target, (3,) + target.shape), jnp.broadcast_to(dims, (3, 3)))
+    obs = jax.vmap(lambda s: observe(s, setup.game))(states)
+    tok = setup.net.spec.tokenizer
+    _, tokens, log_p, log_beta = setup.net.apply(
+        params, *features(obs, 12), tok.fits(states.dims), jax.random.key(1), 8, 1.0,
+        method=PolicyValueNet.evaluate)
+    _, logits = setup.net.apply(params, *features(obs, 12), tokens)
+    scored = masked_log_probs(logits, states.dims, tokens, tok)
+    assert np.allclose(np.asarray(scored), np.asarray(log_p), atol=1e-4)
+    assert np.allclose(np.asarray(log_p), np.asarray(log_beta), atol=1e-5)
+    moves = np.asarray(tok.decode(tokens)).reshape(-1, 3, setup.game.size)
+    assert np.all(np.any(moves != 0, axis=-1))
+    assert not np.any(moves[:, 0, dims[0]:]) and not np.any(moves[:, 1, dims[1]:])
+
+
+def test_slots_restart_and_replay_rebuilds_games():
+    """act: games that end go to the device replay and their slots restart; a replayed game's
+    moves rebuild its recorded end (zero residual exactly when solved, return = -rank), and a
+    sampled training pair shows the residual after t moves with a searched target move."""
+    from agents import replay as replay_lib
+    from agents.selfplay import act
+    from agents.train import make_mesh, make_start_fn
+
+    config = make_config({**TINY, "max_moves": 4, "games": 6, "replay_size": 64})
+    setup = make_setup((2, 2, 2), "Z", config, seed=0)
+    params = init_params(setup, jax.random.key(0))
+    actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))
+    target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 4))
+    step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3, 0.0,
+                                       setup.search))
+    actors, replay, ended = step(actors, replay, jax.random.key(2))
+    assert not np.asarray(ended.ended).any()  # 3 moves of a 4-move game
+    actors, replay, ended = step(actors, replay, jax.random.key(3))
+    assert np.asarray(ended.ended).sum() == 6 and int(replay.added[0]) == 6
+    assert np.all(np.asarray(actors.states.move_count) == 2)  # restarted, then 2 more moves
+    r = jax.tree.map(np.asarray, replay)
+    for g in range(6):
+        count = r.counts[g]
+        moves = r.moves[g, :count].astype(np.int64)
+        rest = r.targets[g] - np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2])
+        solved = not rest.any()
+        penalty = 0 if solved else int(game.rank_bound(jnp.asarray(rest), setup.game))
+        assert r.returns[g, 0] == -count - penalty
+    pairs = replay_lib.sample(replay, jax.random.key(4), 32, dims, setup.game)
+    p = jax.tree.map(np.asarray, pairs)
+    assert p.mask.min() == 1 and np.all(p.obs.dims == np.asarray(dims))
+    for i in range(32):
+        t = p.obs.move_count[i]
+        candidates = r.candidates.reshape(-1, 4, setup.config.samples, 3, 4)
+        matches = [(g, k) for g in range(6) for k in range(setup.config.samples)
+                   if t < r.counts[g] and np.array_equal(candidates[g, t, k], p.moves[i, 0])
+                   and r.weights[g, t, k] > 0]
+        assert matches, "a sampled target move must be a searched candidate with visits"
+
+        def residual_after(g, t):
+            moves = r.moves[g, :t].astype(np.int64)
+            return r.targets[g] - np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1],
+                                            moves[:, 2])
+
+        assert any(np.array_equal(residual_after(g, t), p.obs.residual[i]) for g, _ in matches)

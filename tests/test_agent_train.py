@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ("OVERRIDES = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, quantiles=4, "
         "samples=8, simulations=4, considered_actions=4, games=4, batch_size=16, "
         "updates_per_batch=2, checkpoint_every=2, eval_every=0, replay_size=512, "
-        "solutions_kept=8)\n")
+        "solutions_kept=8, pretrain_steps=2)\n")
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,16 @@ def test_bad_config_is_one_line(tmp_path, env):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"tensorgame train: error: {config}: config field "
                                      "simulations must lie in [1, 10000], got -1")
+
+
+def test_gpu_check_quick_runs_on_the_cpu(tmp_path, env):
+    """experiments/gpu_check.py --quick: the accelerator script's code paths, on the CPU."""
+    output = tmp_path / "gpu.md"
+    result = subprocess.run([sys.executable, "experiments/gpu_check.py", "--quick", "--output",
+                             str(output)], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = output.read_text()
+    assert "| 2x2x2 | Z | 8 |" in text and "## Short training runs" in text
+    row = [line for line in text.splitlines() if line.startswith("| 2x2x2 | Z | 1 |")]
+    assert row, text  # one training iteration was run and reported

@@ -256,7 +256,12 @@ def _plus_random(pos, neg, rank, ternary, state):
         if i != j:
             new = plus(pos, neg, rank, ternary, i, j, _rand(state, 3))
             if new != rank:
-                return reduce_all(pos, neg, new, ternary), True
+                # only the three changed terms can reduce (all others were reduced before)
+                for t in (i, j, rank):
+                    reduced = _reduce_term(pos, neg, new, t, ternary)
+                    if reduced != new:
+                        return reduce_all(pos, neg, reduced, ternary), True
+                return new, True
     return rank, False
 
 

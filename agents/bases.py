@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization
 
 Basis = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -49,7 +50,8 @@ def transform_target(target: np.ndarray, basis: Basis) -> np.ndarray:
 def inverse(matrix: np.ndarray) -> np.ndarray:
     """Exact inverse of a unimodular integer matrix."""
     result = np.rint(np.linalg.inv(matrix.astype(np.float64))).astype(np.int64)
-    assert np.array_equal(matrix @ result, np.eye(len(matrix), dtype=np.int64))
+    if not np.array_equal(matrix @ result, np.eye(len(matrix), dtype=np.int64)):
+        raise TensorgameError("internal error: a change of basis is not unimodular")
     return result
 
 

@@ -22,17 +22,14 @@ def table(path: Path, columns: list[str]) -> str:
 
 def main() -> None:
     results = ROOT / "results"
-    for name in ("agent_rediscovery.csv", "agent_rediscovery_more_seeds.csv"):
-        print(table(results / name,
-                    ["seed", "found_rank7", "seconds_to_rank7", "best_rank", "batches",
-                     "training_seconds", "budget_s"]))
-    print(table(results / "agent_targets.csv",
-                ["target", "field", "best_known", "best_rank", "found_after_training_s",
-                 "batches", "games", "budget_s", "note"]))
-    for name in ("agent_throughput_symmetric.csv", "agent_throughput.csv"):
-        print(table(results / name,
-                    ["batch", "simulations", "samples", "seconds_per_batch", "games_per_s",
-                     "simulations_per_s", "compile_s"]))
+    print(table(results / "agent_throughput.csv",
+                ["target", "field", "config", "games", "moves", "simulations", "samples",
+                 "seconds_per_call", "simulations_per_s", "first_call_s"]))
+    print(table(results / "agent_throughput_profile.csv", ["target", "config", "games", "stage",
+                                                           "ms"]))
+    print(table(results / "agent_rediscovery.csv",
+                ["label", "seed", "found_rank7", "seconds_to_rank7", "best_rank", "batches",
+                 "games", "training_seconds", "budget_s"]))
 
 
 if __name__ == "__main__":

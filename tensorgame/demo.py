@@ -29,7 +29,7 @@ def bilinear_product(f, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    from tensorgame.commands.train import enable_compilation_cache
+    from agents.compilation import enable_compilation_cache
 
     enable_compilation_cache()
     from agents.config import load_config

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,9 +26,11 @@ def register(subparsers) -> None:
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<target>_<field>_s"
                                                      "<seed>)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="wall-time budget for this session (default: until stopped)")
+                        help="wall-time budget for this session, checked between iterations "
+                             "(an iteration may overrun it; default: until stopped)")
     parser.add_argument("--iterations", type=int, default=None,
-                        help="stop after this many self-play batches in total")
+                        help="stop after this many iterations (self-play moves of every game "
+                             "slot, then learner updates) in total")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--results", default="results/agent", metavar="DIR",
@@ -50,16 +51,6 @@ def register(subparsers) -> None:
     plot.set_defaults(func=run_plot)
 
 
-def enable_compilation_cache() -> None:
-    """Keep compiled XLA programs between runs (the first run of a config compiles ~1 min)."""
-    import jax
-
-    cache = Path(os.environ.get("TENSORGAME_JAX_CACHE",
-                                Path.home() / ".cache" / "tensorgame" / "jax"))
-    jax.config.update("jax_compilation_cache_dir", str(cache))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
-
 def run_train(args: argparse.Namespace) -> int:
     shape = parse_shape(args.target, "--target")
     if args.seconds is not None and args.seconds <= 0:
@@ -78,6 +69,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.coordinator:
         jax.distributed.initialize(coordinator_address=args.coordinator,
                                    num_processes=args.num_processes, process_id=args.process_id)
+    from agents.compilation import enable_compilation_cache
+
     enable_compilation_cache()
     from agents.setup import make_setup
     from agents.train import Trainer

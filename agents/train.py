@@ -47,9 +47,10 @@ def make_mesh() -> Mesh:
 
 
 def replay_games(setup: RunSetup, devices: int) -> int:
-    """Games the replay ring holds (a multiple of the device count)."""
+    """Games the replay ring holds (a multiple of the device count, and at least one per game
+    slot, so the games that end in one step never overwrite each other)."""
     per_device = -(-setup.config.replay_size // (setup.game.max_moves * devices))
-    return max(per_device, 1) * devices
+    return max(per_device, setup.config.games // devices, 1) * devices
 
 
 def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
@@ -352,8 +353,7 @@ class Trainer:
             self._solution(moves, rank)
             state = game.State(residual=None, dims=self.setup.dims, moves=moves,
                                move_count=count, rank=rank, terminated=True)
-            played = Factorization(self.setup.shape, self.setup.field,
-                                   *game.terms(state, self.setup.game))
+            played = game.to_factorization(state, self.setup.game, self.setup.shape)
             basis = ended.bases[n, b].astype(np.int64)
             changed = not np.array_equal(basis, np.broadcast_to(identity, basis.shape))
             found = untransform(played, _cut(basis, self.setup.dims)) if changed else played

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,7 +58,20 @@ def test_config_errors(tmp_path):
     good.write_text("OVERRIDES = {'samples': 4, 'coefficients': [1, 0, -1]}\n")
     config = load_config(good)
     assert config.samples == 4 and config.coefficients == (-1, 0, 1)
-    assert dataclasses.replace(config) == config
+    with pytest.raises(TensorgameError, match="torso must be one of attentive, mlp"):
+        make_config({"torso": "cnn"})
+
+
+def test_resume_from_a_garbage_run_description_is_one_error(tmp_path):
+    """--resume on a run.json that is not JSON (or not an object) is a TensorgameError, not a
+    traceback."""
+    from agents.train import Trainer
+
+    setup = make_setup((2, 2, 2), "Z", make_config(TINY), seed=0)
+    for text in ("\x00garbage{", "[1, 2]"):
+        (tmp_path / "run.json").write_text(text)
+        with pytest.raises(TensorgameError, match="run.json: not a run description"):
+            Trainer(setup, tmp_path, None, resume=True)
 
 
 def test_quantile_loss_and_risk_seeking():

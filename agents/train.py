@@ -184,12 +184,12 @@ class Trainer:
         self.pretrain_key = jax.random.fold_in(root, 3)
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
+        self._prepare_dirs(resume)
         params = init_params(setup, jax.random.fold_in(root, 0))
         opt_state = self.optimizer.init(params)
         actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
         self.state = {"params": params, "opt_state": opt_state, "actors": actors,
                       "replay": replay}
-        self._prepare_dirs(resume)
         self.checkpoints = Checkpoints(self.out / "checkpoints")
         if resume:
             self._restore()

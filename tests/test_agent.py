@@ -187,24 +187,26 @@ def test_symmetric_game_demonstrations_and_search():
     setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "symmetric": 1, "max_moves": 4,
                                                      "bound_value": 0}), seed=0)
     assert setup.game.symmetric
-    obs, move, ret = demonstration_batch(jax.random.key(1), jnp.asarray(setup.dims), 64, 4,
-                                         setup.game, 0.5, 0.5)
+    obs, move, ret = jax.jit(lambda k: demonstration_batch(k, jnp.asarray(setup.dims), 64, 4,
+                                                           setup.game, 0.5, 0.5))(
+        jax.random.key(1))
     residual = np.asarray(obs.residual)
     assert np.array_equal(residual, residual.transpose(0, 2, 3, 1))
     fixed = np.array([bool(game.is_symmetric_term(m)) for m in move])
     assert 10 < fixed.sum() < 54
     costs = np.asarray(ret)
     assert set(np.unique(costs)) <= set(-np.arange(1, 13))
-    for b in range(64):
-        assert np.array_equal(game.canonicalize(move[b], setup.game), move[b])
-        after = residual[b] - np.asarray(game.move_tensor(move[b], setup.game))
-        assert np.array_equal(after, after.transpose(1, 2, 0))
+    canonical = jax.jit(jax.vmap(lambda a: game.canonicalize(a, setup.game)))(move)
+    assert np.array_equal(canonical, move)
+    after = residual - np.asarray(jax.jit(jax.vmap(lambda a: game.move_tensor(a, setup.game)))(
+        move))
+    assert np.array_equal(after, after.transpose(0, 2, 3, 1))
     target, dims = game.pad_target(setup.target, 4)
     states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
         jnp.asarray(np.stack([target] * 2)), jnp.asarray(np.stack([dims] * 2)))
     params = init_params(setup, jax.random.key(0))
-    moves, weights, action, _ = search(setup.net, params, states, jax.random.key(2),
-                                       setup.search)
+    moves, weights, action, _ = jax.jit(lambda p, s, k: search(setup.net, p, s, k, setup.search))(
+        params, states, jax.random.key(2))
     for m in np.asarray(moves).reshape(-1, 3, 4):
         if np.any(m):
             assert np.array_equal(game.canonicalize(jnp.asarray(m), setup.game), m)
@@ -222,15 +224,18 @@ def test_demonstrations_in_a_random_basis(symmetric):
     setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "symmetric": symmetric,
                                                      "max_moves": 4}), seed=0)
     cfg, dims = setup.game, jnp.asarray(setup.dims)
+    draw_terms = jax.jit(lambda k: random_terms(k, dims, 4, cfg, 0.75, 0.3))
+    draw_bases = jax.jit(lambda k: random_bases(k, dims, cfg))
+    move = jax.jit(lambda t, b: change_basis(t, b, cfg))
     changed = 0
     for seed in range(40):
         k_terms, k_basis = jax.random.split(jax.random.key(seed))
-        terms = random_terms(k_terms, dims, 4, cfg, 0.75, 0.3)
-        bases = np.asarray(random_bases(k_basis, dims, cfg))
+        terms = draw_terms(k_terms)
+        bases = np.asarray(draw_bases(k_basis))
         assert all(round(abs(np.linalg.det(b))) == 1 for b in bases)
         if symmetric:
             assert np.array_equal(bases[0], bases[1]) and np.array_equal(bases[0], bases[2])
-        moved = np.asarray(change_basis(terms, jnp.asarray(bases), cfg))
+        moved = np.asarray(move(terms, jnp.asarray(bases)))
         assert set(np.unique(moved)) <= {-1, 0, 1}
         before = sum(np.asarray(game.move_tensor(t, cfg)) for t in terms)
         after = sum(np.asarray(game.move_tensor(jnp.asarray(t), cfg)) for t in moved)
@@ -258,10 +263,11 @@ def test_sampling_and_teacher_forcing_agree(decoder_layers, torso):
         jnp.broadcast_to(target, (3,) + target.shape), jnp.broadcast_to(dims, (3, 3)))
     obs = jax.vmap(lambda s: observe(s, setup.game))(states)
     tok = setup.net.spec.tokenizer
-    _, tokens, log_p, log_beta = setup.net.apply(
-        params, *features(obs, 12), tok.fits(states.dims), jax.random.key(1), 8, 1.0,
-        method=PolicyValueNet.evaluate)
-    _, logits = setup.net.apply(params, *features(obs, 12), tokens)
+    _, tokens, log_p, log_beta = jax.jit(lambda p, o, k: setup.net.apply(
+        p, *features(o, 12), tok.fits(o.dims), k, 8, 1.0, method=PolicyValueNet.evaluate))(
+        params, obs, jax.random.key(1))
+    _, logits = jax.jit(lambda p, o, t: setup.net.apply(p, *features(o, 12), t))(params, obs,
+                                                                               tokens)
     scored = masked_log_probs(logits, states.dims, tokens, tok)
     assert np.allclose(np.asarray(scored), np.asarray(log_p), atol=1e-4)
     assert np.allclose(np.asarray(log_p), np.asarray(log_beta), atol=1e-5)

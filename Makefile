@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tensorgame.demo
+	$(BIN)/python -m agents.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -223,7 +222,7 @@ class Trainer:
         if self.writer:
             (self.out / "found").mkdir(parents=True, exist_ok=True)
             if not resume:
-                _write_atomic(run_file, json.dumps(description, indent=1))
+                io.write_atomic(run_file, json.dumps(description, indent=1))
 
     def _place(self) -> None:
         """Put the training state on the mesh: parameters replicated, games and replay split."""
@@ -279,7 +278,7 @@ class Trainer:
                 continue  # a line cut by the kill
             if isinstance(row, dict) and row.get("iteration", 0) <= self.progress.iteration:
                 kept.append(line)
-        _write_atomic(path, "".join(line + "\n" for line in kept))
+        io.write_atomic(path, "".join(line + "\n" for line in kept))
 
     def _checkpoint_tree(self) -> dict:
         return {**self.state, "solutions": self.solutions.state()}
@@ -472,9 +471,3 @@ def _to_host(tree):
     if jax.process_count() > 1:
         tree = multihost_utils.process_allgather(tree, tiled=True)
     return tree
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

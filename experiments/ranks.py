@@ -298,7 +298,7 @@ def second_z_walk(key: str, row: dict, seconds: float, seed: int) -> None:
 
 def square_of_2x2x2(rows: dict) -> None:
     """<4,4,4> over Z from the product of our own <2,2,2> scheme with itself (rank 49)."""
-    from agents.flipgraph import product
+    from tensorgame.compose import product
 
     if "4x4x4" not in rows or "2x2x2" not in rows:
         return

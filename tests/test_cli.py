@@ -14,7 +14,7 @@ import pytest
 
 from tensorgame import formulas, io, library
 from tensorgame.cli import main
-from tensorgame.demo import bilinear_product
+from agents.demo import bilinear_product
 from tensorgame.factorization import Factorization, change_basis, same_terms, verify
 
 DATA = Path(str(library._store.data_dir()))

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.flipgraph import (WalkConfig, Walker, direct_sum, kernel, pack, product, search,
-                             unpack)
+from agents.flipgraph import WalkConfig, Walker, kernel, pack, search, unpack
 from agents.flipgraph.lifting import LiftResult, lift, lift_with_retries
 from agents.flipgraph.starts import composite_start, start_for
 from tensorgame.cli import main
+from tensorgame.compose import direct_sum, product
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization, verify
 

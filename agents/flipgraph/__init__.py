@@ -3,8 +3,7 @@ transitions after Arai, Ichikawa & Hukushima 2024), mod 2 on bit-packed vectors 
 coefficients in {-1, 0, 1}."""
 
 from agents.flipgraph.packing import Packed, pack, unpack
-from agents.flipgraph.compose import direct_sum, product
 from agents.flipgraph.search import Found, Progress, WalkConfig, Walker, harvest, search
 
-__all__ = ["Found", "Packed", "Progress", "WalkConfig", "Walker", "direct_sum", "harvest", "pack",
-           "product", "search", "unpack"]
+__all__ = ["Found", "Packed", "Progress", "WalkConfig", "Walker", "harvest", "pack", "search",
+           "unpack"]

@@ -63,7 +63,7 @@ def composite_start(shape, field: str,
     the bundled library's best one a walk over ``field`` can hold; ``experiments/ranks.py`` passes
     its own results. A side of 1 always uses the naive scheme (optimal there).
     """
-    from agents.flipgraph import direct_sum
+    from tensorgame.compose import direct_sum
     from tensorgame import library
 
     shape = check_shape(shape)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import stat
 import sys
 import tempfile
 from pathlib import Path
 
+from tensorgame.commands.core import parse_shape
 from tensorgame.errors import TensorgameError
-
-_SHAPE = re.compile(r"^\s*(\d+)\s*[,x]\s*(\d+)\s*[,x]\s*(\d+)\s*$")
 
 
 def register(subparsers) -> None:
@@ -63,12 +61,12 @@ def parse_algorithm(spec: str):
         from tensorgame import io
 
         return io.load(spec)
-    match = _SHAPE.match(spec)
-    if match:
-        return tuple(int(d) for d in match.groups())
     if spec.lower() == "strassen":
         return spec
-    raise TensorgameError(f"{spec}: no such file (nor a library shape like 2,2,2)")
+    try:
+        return parse_shape(spec, "algorithm", max_volume=None)
+    except TensorgameError:
+        raise TensorgameError(f"{spec}: no such file (nor a library shape like 2,2,2)") from None
 
 
 def _write_atomic(path: Path, text: str) -> bool:

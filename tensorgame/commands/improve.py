@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
 
+from tensorgame.commands.core import parse_shape
 from tensorgame.errors import TensorgameError
-
-_SHAPE = re.compile(r"^\s*(\d+)\s*[,x]\s*(\d+)\s*[,x]\s*(\d+)\s*$")
 
 
 def register(subparsers) -> None:
@@ -58,10 +56,8 @@ def _start(args):
             raise TensorgameError(f"{args.file} is not a valid scheme over {start.field}: "
                                   f"{report.summary()}")
         return start
-    match = _SHAPE.match(args.target)
-    if not match or min(int(x) for x in match.groups()) < 1:
-        raise TensorgameError(f"--target must look like 3,3,3, got {args.target!r}")
-    shape = check_shape(int(x) for x in match.groups())  # before building anything that large
+    # check_shape refuses what is too large before anything that large is built.
+    shape = check_shape(parse_shape(args.target, "--target", max_volume=None))
     return start_for(shape, args.field)
 
 

@@ -40,7 +40,12 @@ def main() -> int:
 
     seconds = float(os.environ.get("TENSORGAME_DEMO_SECONDS", 600))
     seed = int(os.environ.get("TENSORGAME_DEMO_SEED", 0))
-    config = load_config(ROOT / "experiments" / "strassen_symmetric.py")
+    config_file = ROOT / "experiments" / "strassen_symmetric.py"
+    if not config_file.is_file():
+        print(f"the demo runs from a source checkout (make demo): {config_file} is missing",
+              file=sys.stderr)
+        return 2
+    config = load_config(config_file)
     out = ROOT / "runs" / f"demo_{time.strftime('%Y%m%d-%H%M%S')}_s{seed}"
     print(f"training on <2,2,2> over Z (cyclic-symmetric game) from a random network (seed "
           f"{seed}), until a rank-7 algorithm appears or {seconds:.0f}s pass; run folder "
@@ -70,9 +75,7 @@ def main() -> int:
           f"{result.games} games): {report.summary()}; on random 2x2 A, B "
           f"max |C - A @ B| = {error:.1e}")
     print("\n".join(formulas.render(best)))
-    print(f"\nsaved to {found[0].relative_to(ROOT)}"
-          + (f" and results/agent/{found[0].name.rsplit('_', 1)[0]}.json"
-             if (ROOT / "results" / "agent").is_dir() else ""))
+    print(f"\nsaved to {found[0].relative_to(ROOT)}")
     if not report.valid or error > 1e-9:
         print("demo failed: the algorithm does not verify", file=sys.stderr)
         return 1

@@ -252,8 +252,7 @@ def write(rows: list[dict], path: Path, margin: float = MARGIN) -> dict:
         "rules": rules_from(rows, margin),
     }
     validate(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(temp, path)
+    from tensorgame.io import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
     return data

@@ -60,9 +60,9 @@ def add(replay: Replay, ended: chex.Array, targets: chex.Array, moves: chex.Arra
 
 def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
            config: game.GameConfig) -> learner_lib.Targets:
-    """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a uniform filled game, a uniform move of
-    it, one target move drawn from the search's visit distribution there. Targets are masked
-    out while the ring is empty."""
+    """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a
+    uniform filled game, a uniform move of it, one target move drawn from the search's visit
+    distribution there. Targets are masked out while the ring is empty."""
     k_game, k_move, k_pick = jax.random.split(key, 3)
     capacity = replay.counts.shape[0]
     filled = jnp.minimum(replay.added[0], capacity)

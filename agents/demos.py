@@ -111,9 +111,7 @@ def replay_pair(key: jax.Array, terms: chex.Array, count: chex.Array, dims: chex
     residual = jnp.sum(tensors * remaining[:, None, None, None], axis=0)
     if config.field == "Z2":
         residual = residual % 2
-    index = t - 1 - jnp.arange(config.history)
-    recent = terms[jnp.clip(index, 0, r_max - 1)]
-    recent = jnp.where((index >= 0)[:, None, None], recent, 0)
+    recent = game.recent_moves(terms, t, config.history)
     obs = Observation(residual=residual.astype(jnp.int32), recent=recent.astype(jnp.int32),
                       move_count=t.astype(jnp.int32), dims=dims)
     return obs, terms[t], -jnp.sum(costs * remaining).astype(jnp.float32)

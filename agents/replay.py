@@ -76,10 +76,7 @@ def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
                                                                 played.astype(jnp.int32), tensors)
     if config.field == "Z2":
         residual = residual % 2
-    index = t[:, None] - 1 - jnp.arange(config.history)[None, :]  # [N, h]
-    recent = jnp.take_along_axis(moves, jnp.clip(index, 0, config.max_moves - 1)[..., None, None],
-                                 axis=1)
-    recent = jnp.where((index >= 0)[..., None, None], recent, 0)
+    recent = jax.vmap(lambda m, c: game.recent_moves(m, c, config.history))(moves, t)
     weights = replay.weights[g, t]  # [N, K]
     pick = jax.random.categorical(k_pick, jnp.log(jnp.maximum(weights, 1e-30)))
     target_move = replay.candidates[g, t, pick].astype(jnp.int32)  # [N, 3, S]

@@ -58,9 +58,7 @@ class Node:
 
 def observe(state: game.State, config: game.GameConfig) -> Observation:
     """One unbatched state -> its Observation."""
-    index = state.move_count - 1 - jnp.arange(config.history)
-    recent = state.moves[jnp.clip(index, 0, config.max_moves - 1)]
-    recent = jnp.where((index >= 0)[:, None, None], recent, 0)
+    recent = game.recent_moves(state.moves, state.move_count, config.history)
     return Observation(residual=state.residual, recent=recent, move_count=state.move_count,
                        dims=state.dims)
 

@@ -252,12 +252,17 @@ def _matrix_rank_mod(matrix: chex.Array, modulus: int) -> chex.Array:
     return jax.lax.fori_loop(0, matrix.shape[1], eliminate_column, carry)[2]
 
 
+def recent_moves(moves: chex.Array, count: chex.Array, history: int) -> chex.Array:
+    """The last ``history`` of the first ``count`` moves [T, 3, S], most recent first, zero rows
+    before move 1: [h, 3, S]."""
+    index = count - 1 - jnp.arange(history)
+    recent = moves[jnp.clip(index, 0, moves.shape[0] - 1)]
+    return jnp.where((index >= 0)[:, None, None], recent, 0)
+
+
 def history(state: State, config: GameConfig) -> chex.Array:
     """[h, S, S, S]: rank-1 tensors of the last h moves, most recent first (zeros before move 1)."""
-    index = state.move_count - 1 - jnp.arange(config.history)
-    moves = state.moves[jnp.clip(index, 0, config.max_moves - 1)]
-    moves = jnp.where((index >= 0)[:, None, None], moves, 0)
-    return jax.vmap(rank_one)(moves)
+    return jax.vmap(rank_one)(recent_moves(state.moves, state.move_count, config.history))
 
 
 def _reduce(tensor: chex.Array, config: GameConfig) -> chex.Array:

@@ -102,6 +102,30 @@ def profile(setup, mesh, batch: int) -> list[dict]:
     return rows
 
 
+def time_self_play(setup, mesh, repeats: int) -> dict:
+    """Time the training self-play step on ``setup``: the first call (compilation included) and
+    the median of ``repeats`` calls after it, with an untrained network."""
+    import jax
+    import jax.numpy as jnp
+
+    from agents.setup import init_params
+    from agents.train import make_act_fn, make_start_fn
+
+    act = make_act_fn(setup, mesh)
+    params = init_params(setup, jax.random.key(0))
+    actors, replay = make_start_fn(setup, mesh)(jax.random.key(1))
+    times = []
+    for r in range(repeats + 1):
+        start = time.perf_counter()
+        actors, replay, _ = jax.block_until_ready(
+            act(params, actors, replay, jax.random.key(r + 2), jnp.float32(1.0)))
+        times.append(time.perf_counter() - start)
+    steps = setup.config.moves_per_iteration or setup.game.max_moves
+    seconds = statistics.median(times[1:])
+    return {"moves": steps, "first_call_s": times[0], "seconds_per_call": seconds,
+            "simulations_per_s": setup.config.games * steps * setup.config.simulations / seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", default="2,2,2")
@@ -114,11 +138,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import jax
-    import jax.numpy as jnp
 
     from agents.config import load_config
-    from agents.setup import init_params, make_setup
-    from agents.train import make_act_fn, make_mesh, make_start_fn
+    from agents.setup import make_setup
+    from agents.train import make_mesh
 
     shape = tuple(int(x) for x in args.target.split(","))
     base = load_config(args.config)
@@ -126,29 +149,15 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         setup = make_setup(shape, args.field, dataclasses.replace(base, games=batch), seed=0)
         mesh = make_mesh()
-        act = make_act_fn(setup, mesh)
-        params = init_params(setup, jax.random.key(0))
-        actors, replay = make_start_fn(setup, mesh)(jax.random.key(1))
-        steps = setup.config.moves_per_iteration or setup.game.max_moves
-        start = time.perf_counter()
-        actors, replay, _ = jax.block_until_ready(
-            act(params, actors, replay, jax.random.key(2), jnp.float32(1.0)))
-        compile_s = time.perf_counter() - start
-        times = []
-        for r in range(args.repeats):
-            start = time.perf_counter()
-            actors, replay, _ = jax.block_until_ready(
-                act(params, actors, replay, jax.random.key(r + 3), jnp.float32(1.0)))
-            times.append(time.perf_counter() - start)
-        seconds = statistics.median(times)
-        simulations = batch * steps * setup.config.simulations
+        timing = time_self_play(setup, mesh, args.repeats)
+        steps, seconds = timing["moves"], timing["seconds_per_call"]
         row = {"target": args.target, "field": args.field, "config": Path(args.config).name,
                "games": batch, "moves": steps, "simulations": setup.config.simulations,
                "samples": setup.config.samples, "seconds_per_call": round(seconds, 3),
-               "simulations_per_s": round(simulations / seconds),
+               "simulations_per_s": round(timing["simulations_per_s"]),
                "moves_per_s": round(batch * steps / seconds, 1),
-               "first_call_s": round(compile_s, 1), "device": jax.devices()[0].device_kind,
-               "cpus": os.cpu_count()}
+               "first_call_s": round(timing["first_call_s"], 1),
+               "device": jax.devices()[0].device_kind, "cpus": os.cpu_count()}
         print(row, flush=True)
         _append(output, row)
         if args.profile:

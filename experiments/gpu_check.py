@@ -31,31 +31,14 @@ QUICK = dict(width=16, heads=2, torso_layers=1, decoder_layers=0, torso="mlp", q
 
 
 def throughput(shape, field, config, slots: int, repeats: int) -> dict:
-    import jax
-    import jax.numpy as jnp
-
-    from agents.setup import init_params, make_setup
-    from agents.train import make_act_fn, make_mesh, make_start_fn
+    from agents.setup import make_setup
+    from agents.train import make_mesh
+    from experiments.bench_throughput import time_self_play
 
     setup = make_setup(shape, field, dataclasses.replace(config, games=slots), seed=0)
-    mesh = make_mesh()
-    act = make_act_fn(setup, mesh)
-    params = jax.device_put(init_params(setup, jax.random.key(0)))
-    actors, replay = make_start_fn(setup, mesh)(jax.random.key(1))
-    start = time.perf_counter()
-    actors, replay, _ = jax.block_until_ready(act(params, actors, replay, jax.random.key(2),
-                                                  jnp.float32(1.0)))
-    first = time.perf_counter() - start
-    times = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        actors, replay, _ = jax.block_until_ready(
-            act(params, actors, replay, jax.random.key(3 + r), jnp.float32(1.0)))
-        times.append(time.perf_counter() - start)
-    steps = setup.config.moves_per_iteration or setup.game.max_moves
-    seconds = statistics.median(times)
-    return {"slots": slots, "first_call_s": round(first, 1),
-            "simulations_per_s": round(slots * steps * setup.config.simulations / seconds)}
+    timing = time_self_play(setup, make_mesh(), repeats)
+    return {"slots": slots, "first_call_s": round(timing["first_call_s"], 1),
+            "simulations_per_s": round(timing["simulations_per_s"])}
 
 
 def train(shape, field, config, seconds: float, iterations: int | None) -> dict:

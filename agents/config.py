@@ -42,10 +42,16 @@ class AgentConfig:
     risk_seeking: float = 0.75  # value read-out: mean of the quantiles above this level
 
     # The search.
+    search: str = "gumbel"  # "gumbel" (Gumbel MuZero) or "puct" (AlphaZero's PUCT, root noise)
     samples: int = 16  # K: candidate moves sampled per node
     simulations: int = 16
     considered_actions: int = 16  # Gumbel root: actions kept by sequential halving
-    gumbel_scale: float = 1.0
+    gumbel_scale: float = 1.0  # exploration in self-play (0: greedy moves, as in evaluation)
+    dirichlet_fraction: float = 0.25  # PUCT: share of Dirichlet noise in the root prior
+    dirichlet_alpha: float = 0.3
+    pb_c_init: float = 1.25  # PUCT: exploration constant
+    root_proposals: int = 0  # self-play: root candidates drawn like demonstration moves
+    proposal_share: float = 0.25  # their share of the root prior (like AlphaZero's root noise)
     sample_temperature: float = 1.0
     bound_value: int = 1  # 1: a leaf's value is at least -rank_bound(residual) (see search.py)
     value_scale: float = 0.0  # 0: mctx's min-max rescaled Q; > 0: raw Q (in multiplications)
@@ -86,6 +92,9 @@ class AgentConfig:
             changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * m * p
         if field == "Z2":
             changes["coefficients"] = (0, 1)
+        if self.root_proposals >= self.samples:
+            raise TensorgameError(f"config field root_proposals ({self.root_proposals}) must be "
+                                  f"smaller than samples ({self.samples})")
         out = dataclasses.replace(self, **changes)
         if out.demo_max_rank == 0:
             out = dataclasses.replace(out, demo_max_rank=out.max_moves)
@@ -99,6 +108,8 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (0, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
+    "dirichlet_fraction": (0.0, 1.0), "dirichlet_alpha": (0.01, 10.0), "pb_c_init": (0.0, 100.0),
+    "root_proposals": (0, 1024), "proposal_share": (0.0, 0.95),
     "sample_temperature": (0.05, 10.0), "context_slots": (1, 256), "value_scale": (0.0, 10.0),
     "bound_value": (0, 1), "games": (1, 1 << 20), "moves_per_iteration": (0, 4096),
     "learning_rate": (0.0, 1.0),
@@ -110,7 +121,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
 }
 
 
-_CHOICES = {"torso": ("attentive", "mlp")}
+_CHOICES = {"torso": ("attentive", "mlp"), "search": ("gumbel", "puct")}
 
 
 def _check(name: str, value: Any, default: Any) -> Any:

@@ -35,7 +35,15 @@ class SearchSpec:
     temperature: float
     risk_seeking: float
     bound_value: bool  # floor the value at -rank_bound(residual), a return the game can reach
-    value_scale: float  # 0: mctx's rescaled completed Q; > 0: raw Q times this scale
+    value_scale: float  # Gumbel: 0 = mctx's rescaled completed Q; > 0 = raw Q times this scale
+    algorithm: str = "gumbel"  # "gumbel" (Gumbel MuZero) or "puct" (AlphaZero's PUCT)
+    dirichlet_fraction: float = 0.25  # PUCT: share of Dirichlet noise in the root prior
+    dirichlet_alpha: float = 0.3
+    pb_c_init: float = 1.25  # PUCT exploration constant
+    proposals: int = 0  # E: root candidates drawn like demonstration moves (self-play only)
+    proposal_share: float = 0.0  # their share of the root prior
+    proposal_zero_prob: float = 0.75  # their distribution (agents.demos.random_terms)
+    proposal_fixed_prob: float = 0.0
 
 
 @chex.dataclass(frozen=True)
@@ -131,26 +139,71 @@ def make_recurrent_fn(net: PolicyValueNet, spec: SearchSpec):
     return recurrent_fn
 
 
+def with_proposals(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
+                   proposals: chex.Array, legal: chex.Array, share: chex.Numeric):
+    """Root exploration beyond the policy's samples: the last E of the K candidates give way to
+    ``proposals`` [B, E, 3, S] (canonical moves drawn from another distribution; ``legal``
+    [B, E]), which share ``share`` of the prior equally, like AlphaZero's root noise; proposals
+    that repeat a kept candidate or each other are invalid. logits / invalid [B, K] and moves
+    [B, K, 3, S] as ``expand`` returns them -> the same three, mixed."""
+    k, e = moves.shape[1], proposals.shape[1]
+    kept_invalid = invalid[:, :k - e]
+    kept = jnp.where(kept_invalid, INVALID_LOGIT, jax.nn.log_softmax(
+        jnp.where(kept_invalid, INVALID_LOGIT, logits[:, :k - e]), axis=-1))
+    flat_kept = moves[:, :k - e].reshape(moves.shape[0], k - e, -1)
+    flat_new = proposals.reshape(proposals.shape[0], e, -1)
+    repeats_kept = jnp.any(jnp.all(flat_new[:, :, None] == flat_kept[:, None], -1)
+                           & ~kept_invalid[:, None], -1)
+    earlier = jnp.tril(jnp.ones((e, e), bool), -1)
+    repeats_new = jnp.any(jnp.all(flat_new[:, :, None] == flat_new[:, None], -1) & earlier, -1)
+    new_invalid = ~legal | repeats_kept | repeats_new | (share <= 0)
+    count = jnp.sum(~new_invalid, axis=-1, keepdims=True)
+    share = jnp.where(count > 0, share, 0.0)
+    new = jnp.log(share / jnp.maximum(count, 1)) * jnp.ones((1, e))
+    mixed = jnp.concatenate([kept + jnp.log1p(-share), jnp.where(new_invalid, INVALID_LOGIT,
+                                                                   new)], axis=-1)
+    mixed_invalid = jnp.concatenate([kept_invalid, new_invalid], axis=-1)
+    return (jnp.where(mixed_invalid, INVALID_LOGIT, mixed), mixed_invalid,
+            jnp.concatenate([moves[:, :k - e], proposals], axis=1))
+
+
 def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
-           spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0):
-    """Run Gumbel MuZero from a batch of states (the key is consumed); ``gumbel_scale`` 0
-    gives greedy evaluation.
+           spec: SearchSpec, explore: chex.Numeric = 1.0, proposals: chex.Array | None = None):
+    """Search from a batch of states (the key is consumed). ``explore`` 0 plays greedily: Gumbel
+    MuZero without Gumbel noise, or PUCT without root noise, taking the most visited move, and
+    no proposals; otherwise it scales the Gumbel noise (PUCT: noise as configured, a move drawn
+    in proportion to the visits). ``proposals`` [B, E, 3, S]: extra root candidates
+    (``with_proposals``) with ``spec.proposal_share`` of the root prior.
 
     Returns (moves [B, K, 3, S], action weights [B, K], chosen action index [B], root value [B]).
     """
     root_key, search_key = jax.random.split(key)
     logits, invalid, value, moves = expand(net, params, states, root_key, spec)
+    if proposals is not None:
+        legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, spec.game))(ms))(
+            proposals, states)
+        logits, invalid, moves = with_proposals(logits, invalid, moves, proposals, legal,
+                                                spec.proposal_share * (explore > 0))
     root = mctx.RootFnOutput(prior_logits=logits, value=value,
                              embedding=Node(state=states, moves=moves))
+    common = dict(num_simulations=spec.simulations, invalid_actions=invalid.astype(jnp.float32),
+                  max_depth=spec.game.max_moves)
+    recurrent_fn = make_recurrent_fn(net, spec)
+    if spec.algorithm == "puct":
+        out = mctx.muzero_policy(params, search_key, root, recurrent_fn, **common,
+                                 dirichlet_fraction=spec.dirichlet_fraction * (explore > 0),
+                                 dirichlet_alpha=spec.dirichlet_alpha, pb_c_init=spec.pb_c_init)
+        weights = jnp.where(invalid, 0.0, out.action_weights)
+        action = jnp.where(explore > 0, out.action, jnp.argmax(weights, axis=-1))
+        return moves, weights, action, value
     if spec.value_scale > 0:  # raw Q values: a multiplication saved weighs the same everywhere
         qtransform = functools.partial(mctx.qtransform_completed_by_mix_value,
                                        value_scale=spec.value_scale, rescale_values=False)
     else:
         qtransform = mctx.qtransform_completed_by_mix_value
     out = mctx.gumbel_muzero_policy(
-        params, search_key, root, make_recurrent_fn(net, spec),
-        num_simulations=spec.simulations, invalid_actions=invalid.astype(jnp.float32),
-        max_depth=spec.game.max_moves, max_num_considered_actions=spec.considered_actions,
-        gumbel_scale=gumbel_scale, qtransform=qtransform)
+        params, search_key, root, recurrent_fn, **common,
+        max_num_considered_actions=spec.considered_actions, gumbel_scale=explore,
+        qtransform=qtransform)
     weights = jnp.where(invalid, 0.0, out.action_weights)
     return moves, weights, out.action, value

@@ -92,9 +92,21 @@ def init_actors(key: jax.Array, target: chex.Array, dims: chex.Array, count: int
                   rewards=jnp.zeros((count, t), jnp.float32))
 
 
+def proposals(key: jax.Array, dims: chex.Array, count: int, spec: SearchSpec
+              ) -> chex.Array | None:
+    """[count, E, 3, S] root proposals drawn like demonstration moves (None when E = 0); the
+    key is consumed."""
+    if not spec.proposals:
+        return None
+    return jax.vmap(lambda k: demos.random_terms(k, dims, spec.proposals, spec.game,
+                                                 spec.proposal_zero_prob,
+                                                 spec.proposal_fixed_prob))(
+        jax.random.split(key, count))
+
+
 def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         replay: replay_lib.Replay, target: chex.Array, dims: chex.Array, steps: int,
-        basis_prob: float, spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0
+        basis_prob: float, spec: SearchSpec, explore: chex.Numeric = 1.0
         ) -> tuple[Actors, replay_lib.Replay, Ended]:
     """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
     and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
@@ -103,9 +115,10 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
 
     def one_move(carry, move_key):
         actors, replay = carry
-        k_search, k_new = jax.random.split(move_key)
+        k_search, k_new, k_proposals = jax.random.split(move_key, 3)
         states = actors.states
-        moves, weights, action, _ = search(net, params, states, k_search, spec, gumbel_scale)
+        moves, weights, action, _ = search(net, params, states, k_search, spec, explore,
+                                           proposals(k_proposals, dims, rows.shape[0], spec))
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, done = game.step_batch(states, chosen, cfg)
         t = states.move_count
@@ -131,16 +144,16 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
 
 
 def play(net: PolicyValueNet, params: Any, key: jax.Array, targets: chex.Array,
-         dims: chex.Array, spec: SearchSpec, gumbel_scale: chex.Numeric = 1.0
+         dims: chex.Array, spec: SearchSpec, explore: chex.Numeric = 1.0
          ) -> tuple[game.State, Trajectories]:
     """Play games on targets [B, S, S, S] with sizes dims [B, 3] to the end (the key is
-    consumed); ``gumbel_scale`` 0 plays greedily. Returns the final states and the
+    consumed); ``explore`` 0 plays greedily. Returns the final states and the
     trajectories."""
     cfg = spec.game
     states = jax.vmap(lambda t, d: game.init(t, d, cfg))(targets, dims)
 
     def one_move(states, move_key):
-        moves, weights, action, _ = search(net, params, states, move_key, spec, gumbel_scale)
+        moves, weights, action, _ = search(net, params, states, move_key, spec, explore)
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, _ = game.step_batch(states, chosen, cfg)
         return after, (moves, weights, reward, ~states.terminated)

@@ -65,7 +65,12 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
                         simulations=config.simulations,
                         considered_actions=min(config.considered_actions, config.samples),
                         temperature=config.sample_temperature, risk_seeking=config.risk_seeking,
-                        bound_value=bool(config.bound_value), value_scale=config.value_scale)
+                        bound_value=bool(config.bound_value), value_scale=config.value_scale,
+                        algorithm=config.search, dirichlet_fraction=config.dirichlet_fraction,
+                        dirichlet_alpha=config.dirichlet_alpha, pb_c_init=config.pb_c_init,
+                        proposals=config.root_proposals, proposal_share=config.proposal_share,
+                        proposal_zero_prob=config.demo_zero_prob,
+                        proposal_fixed_prob=config.demo_fixed_prob)
     _, dims = game.pad_target(target, size)
     return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,
                     search=search, net=net,

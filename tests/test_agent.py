@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from agents.config import load_config, make_config
 from agents.demos import demonstration_batch
 from agents.network import quantile_loss, risk_seeking_value
-from agents.search import sampled_prior, search
+from agents.search import sampled_prior, search, with_proposals
 from agents.tokens import make_tokenizer
 from agents.setup import init_params, make_setup
 from tensorgame import game
@@ -123,14 +125,45 @@ def test_network_shapes_and_demonstrations(setup):
     assert quantiles.shape == (10, 4) and logits.shape == (10, 1, 3, 81)
 
 
-def test_search_moves_are_legal_and_canonical(setup):
+def test_proposals_share_the_root_prior():
+    moves = np.zeros((1, 6, 3, 4), np.int32)
+    for k in range(6):
+        moves[0, k, :, 0] = 1
+        moves[0, k, 0, 1] = k  # six distinct moves (entries beyond 1 are fine here)
+    logits = jnp.log(jnp.asarray([[0.4, 0.2, 0.1, 0.1, 0.1, 0.1]]))
+    invalid = jnp.asarray([[False, False, True, False, False, False]])
+    proposals = np.stack([moves[0, 1], moves[0, 4], moves[0, 5], moves[0, 5]])[None]
+    legal = jnp.asarray([[True, False, True, True]])  # a repeat, an illegal, a new one, a repeat
+    mixed, mixed_invalid, mixed_moves = with_proposals(logits, invalid, jnp.asarray(moves),
+                                                       jnp.asarray(proposals), legal, 0.25)
+    assert mixed.shape == (1, 6) and mixed_moves.shape == (1, 6, 3, 4)
+    assert np.array_equal(np.asarray(mixed_invalid)[0], [False, False, True, True, False, True])
+    probs = np.asarray(jnp.exp(mixed))[0]
+    assert np.allclose(probs, [0.75 * 2 / 3, 0.75 / 3, 0, 0, 0.25, 0], atol=1e-6)
+    assert np.array_equal(np.asarray(mixed_moves)[0, 4], moves[0, 5])
+    # Greedy play (share 0): no proposal is a candidate, the kept samples hold the whole prior.
+    mixed, mixed_invalid, _ = with_proposals(logits, invalid, jnp.asarray(moves),
+                                             jnp.asarray(proposals), legal, 0.0)
+    assert np.asarray(mixed_invalid)[0, 2:].all()
+    assert np.allclose(np.asarray(jnp.exp(mixed))[0, :2], [2 / 3, 1 / 3], atol=1e-6)
+
+
+@pytest.mark.parametrize("algorithm,with_props", [("gumbel", False), ("puct", True)])
+def test_search_moves_are_legal_and_canonical(setup, algorithm, with_props):
     params = init_params(setup, jax.random.key(1))
     target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
     states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
         jnp.broadcast_to(target, (3, 4, 4, 4)), jnp.broadcast_to(dims, (3, 3)))
+    spec = dataclasses.replace(setup.search, algorithm=algorithm, proposals=3 * with_props,
+                               proposal_share=0.5)
+    proposals = None
+    if with_props:  # schoolbook terms a_ii b_ii c_ii: legal, and new to the untrained policy
+        proposals = np.zeros((3, 3, 3, 4), np.int32)
+        proposals[:, :, :, 0] = 1
+        proposals = jnp.asarray(proposals)
     moves, weights, action, value = jax.jit(
-        lambda p, s, k: search(setup.net, p, s, k, setup.search))(params, states,
-                                                                 jax.random.key(2))
+        lambda p, s, k: search(setup.net, p, s, k, spec, 1.0, proposals))(params, states,
+                                                                          jax.random.key(2))
     assert moves.shape == (3, 8, 3, 4) and weights.shape == (3, 8)
     assert np.allclose(np.asarray(weights).sum(axis=1), 1.0, atol=1e-5)
     for b in range(3):

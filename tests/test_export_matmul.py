@@ -212,3 +212,72 @@ def test_bench_refuses_a_huge_size_before_allocating():
     done = run_cli("bench", "--size", "100000")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "GiB" in done.stderr
     assert time.perf_counter() - start < 60
+
+
+def test_alternate_runs_every_call_in_turn_after_a_warm_up_round():
+    from tensorgame.export import timing
+
+    order = []
+    times = timing.alternate({"native": lambda: order.append("n"),
+                              "kernel": lambda: order.append("k")}, rounds=3)
+    assert order == ["n", "k"] * 4  # one warm-up round, then three timed ones
+    assert all(len(times[name][clock]) == 3 for name in times for clock in ("wall", "cpu"))
+    assert timing.pair_ratio([2.0, 9.0, 3.0], [1.0, 3.0, 3.0]) == 2.0  # ratios 2, 3, 1
+    assert timing.pair_quartiles([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5) == (2.0, 4.0)
+
+
+def bench_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "bench_kernels.py"
+    spec = importlib.util.spec_from_file_location("bench_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_times_auto_only_where_it_runs_an_algorithm(tmp_path, monkeypatch):
+    """Where "auto" runs native its row is native plus the measured dispatch cost (not a noisy
+    native-vs-native timing); where it runs an algorithm it is timed like every kernel."""
+    bench = bench_script()
+    monkeypatch.setenv("TENSORGAME_CROSSOVER", str(tmp_path / "crossover.json"))
+    monkeypatch.setattr(crossover, "RECHECK", 0.0)
+    rules = [dict(dtype="float32", threads=1, min_size=128, algorithm="strassen", levels=1)]
+    (tmp_path / "crossover.json").write_text(json.dumps({"format": crossover.FORMAT,
+                                                         "rules": rules}))
+    specs = [("auto", "auto", None), ("Strassen L=1", "strassen", 1)]
+    for size, timed in ((64, False), (128, True)):
+        rows = bench.bench_numpy([(size, size, size)], ["float32"], [1], 2, 60.0,
+                                 lambda shape: specs, lambda row: None)
+        auto = next(r for r in rows if r["kernel"] == "auto")
+        assert [r["kernel"] for r in rows] == ["auto", "Strassen L=1"]
+        if timed:
+            assert auto["pairs"] == 2 and auto["note"] == "auto runs strassen L=1"
+        else:
+            assert auto["pairs"] is None and auto["note"].startswith("auto == native; dispatch")
+            assert 0 < auto["speedup"] < 1 and auto["kernel_s"] > auto["native_s"]
+
+
+def test_report_gives_one_section_per_run_and_flags_slow_auto_rows(tmp_path):
+    bench = bench_script()
+    row = dict(section="cpu", dtype="float32", threads=1, shape="64x64x64", size=64,
+               native_s=1.0, native_error=1e-7, kernel="auto", note="auto runs strassen L=1",
+               pairs=3, kernel_s=1.1, speedup=0.95, cpu_speedup=0.96, cpu_quartiles=[0.9, 1.0],
+               error=1e-6)
+    runs = []
+    for day, speedup in (("01", 0.96), ("02", 0.99)):
+        runs.append(tmp_path / f"run{day}.json")
+        runs[-1].write_text(json.dumps(dict(
+            date=f"2026-12-{day}", minutes=1.0, machine="m", label=f"run {day}",
+            statistic=bench.PAIRED, conditions="c", notes={},
+            rows=[dict(row, cpu_speedup=speedup), dict(row, kernel="Strassen", note="")],
+            growth=[])))
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Notes\n\nhand-written")
+    out = tmp_path / "kernels.md"
+    bench.report(runs, out, notes)
+    text = out.read_text()
+    assert text.count("## Run 2026-12-") == 2 and text.rstrip().endswith("hand-written")
+    assert text.count("**below 0.97**") == 1  # the 0.96x auto row, not 0.99x nor the kernel
+    assert (tmp_path / "kernels.csv").read_text().count("\n") == 5

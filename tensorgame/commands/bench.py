@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from tensorgame import export
     from tensorgame.commands.export import parse_algorithm
     from tensorgame.errors import TensorgameError
-    from tensorgame.export.timing import median_seconds
+    from tensorgame.export import timing
 
     if args.size < 1 or args.repeats < 1:
         raise TensorgameError("--size and --repeats must be positive")
@@ -74,17 +74,15 @@ def run(args: argparse.Namespace) -> int:
         sync = jax.block_until_ready
     else:
         native, sync = np.matmul, (lambda result: result)
-    sync(native(a, b)), sync(kernel(a, b))  # warm-up (and compilation)
-    times = {"native": [], "kernel": []}
-    for _ in range(args.repeats):
-        times["native"].append(median_seconds(lambda: native(a, b), 1, 0, sync))
-        times["kernel"].append(median_seconds(lambda: kernel(a, b), 1, 0, sync))
+    times = timing.alternate({"native": lambda: native(a, b), "kernel": lambda: kernel(a, b)},
+                             args.repeats, sync=sync)  # the warm-up round compiles
     rows = np.unique(np.linspace(0, args.size - 1, min(args.size, 256)).astype(np.int64))
     reference = np.asarray(a, np.float64)[rows] @ np.asarray(b, np.float64)
     error = float(np.abs(np.asarray(kernel(a, b))[rows] - reference).max()
                   / np.abs(reference).max())
-    t_native, t_kernel = (statistics.median(times[k]) for k in ("native", "kernel"))
+    t_native, t_kernel = (statistics.median(times[k]["wall"]) for k in ("native", "kernel"))
+    speedup = timing.pair_ratio(times["native"]["wall"], times["kernel"]["wall"])
     print(f"{plan.description}; {args.backend}, {args.dtype}, N={args.size}, {args.repeats} "
-          f"alternating runs: kernel {t_kernel:.4f} s, native {t_native:.4f} s, speedup "
-          f"{t_native / t_kernel:.3f}x, max relative error {error:.2e}")
+          f"alternating rounds: kernel {t_kernel:.4f} s, native {t_native:.4f} s, speedup "
+          f"{speedup:.3f}x (median of per-round ratios), max relative error {error:.2e}")
     return 0

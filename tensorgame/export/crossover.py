@@ -162,60 +162,41 @@ def candidates(size: int, min_leaf: int, max_levels: int):
 
 
 def measure(sizes, dtypes=DTYPES, threads: int = 1, repeats: int = 5, min_leaf: int = 512,
-            max_levels: int = 2, seconds: float = 60.0, log=print) -> list[dict]:
+            max_levels: int = 2, seconds: float = 120.0, log=print) -> list[dict]:
     """Rows of alternating timings: per (dtype, size) the native median and each candidate's.
 
-    Each candidate is timed in pairs (native, kernel, native, ...) after one warm-up pair; the
-    speedup is the ratio of the two medians of its pairs. ``seconds`` caps the timed pairs of
-    one candidate (at least 2 pairs).
+    Native and every candidate run in turn, ``repeats`` rounds after a warm-up round (fewer,
+    at least 2, where they would take more than ``seconds``); a candidate's speedup is the
+    median over rounds of native / candidate, in process CPU time for one thread (robust to
+    other jobs) and in wall time for more.
     """
+    from tensorgame.export import timing
     from tensorgame.export.multiply import matmul
 
+    clock = "cpu" if threads == 1 else "wall"
     rows = []
     rng = np.random.default_rng(0)
     with blas.limit_threads(threads):
         for dtype in dtypes:
             for size in sizes:
                 a, b = (rng.uniform(-1, 1, (size, size)).astype(dtype) for _ in range(2))
-                row = dict(dtype=dtype, threads=threads, size=size, native=None, candidates=[])
-                natives = []
+                calls = {"native": lambda: np.matmul(a, b)}
                 for algorithm, levels in candidates(size, min_leaf, max_levels):
-                    def kernel(algorithm=algorithm, levels=levels):
-                        return matmul(a, b, algorithm, levels)
-
-                    native_times, kernel_times = alternate(lambda: np.matmul(a, b), kernel,
-                                                           repeats, seconds)
-                    natives += native_times
-                    speedup = statistics.median(native_times) / statistics.median(kernel_times)
+                    calls[(algorithm, levels)] = (
+                        lambda algorithm=algorithm, levels=levels: matmul(a, b, algorithm, levels))
+                times = timing.alternate(calls, repeats, seconds)
+                native = times.pop("native")
+                row = dict(dtype=dtype, threads=threads, size=size, clock=clock,
+                           native=statistics.median(native["wall"]), candidates=[])
+                for (algorithm, levels), measured in times.items():
+                    speedup = timing.pair_ratio(native[clock], measured[clock])
                     row["candidates"].append(dict(algorithm=algorithm, levels=levels,
-                                                  seconds=statistics.median(kernel_times),
-                                                  pairs=len(kernel_times), speedup=speedup))
+                                                  seconds=statistics.median(measured["wall"]),
+                                                  pairs=len(measured["wall"]), speedup=speedup))
                     log(f"{dtype} N={size} {algorithm} L={levels}: {speedup:.3f}x "
-                        f"({len(kernel_times)} pairs)")
-                if not natives:
-                    natives = [_time(lambda: np.matmul(a, b)) for _ in range(max(2, repeats))]
-                row["native"] = statistics.median(natives)
+                        f"({len(measured['wall'])} rounds, {clock} time)")
                 rows.append(row)
     return rows
-
-
-def alternate(native, kernel, repeats: int, seconds: float) -> tuple[list, list]:
-    """One warm-up pair, then up to ``repeats`` alternating timed pairs within ``seconds``."""
-    start = time.perf_counter()
-    native(), kernel()
-    first = time.perf_counter() - start
-    count = max(2, min(repeats, int(seconds / max(first, 1e-9))))
-    native_times, kernel_times = [], []
-    for _ in range(count):
-        native_times.append(_time(native))
-        kernel_times.append(_time(kernel))
-    return native_times, kernel_times
-
-
-def _time(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def rules_from(rows: list[dict], margin: float = MARGIN) -> list[dict]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tensorgame import formulas, io
 from tensorgame.factorization import verify
+from tensorgame.library._store import index_row
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tensorgame" / "library" / "data"
@@ -125,10 +126,7 @@ def main(argv=None) -> int:
         if not report.valid:
             print(f"{name}: {report.summary()}", file=sys.stderr)
             return 1
-        rows.append({"file": name, "shape": list(f.shape), "field": f.field, "rank": f.rank,
-                     "coefficients": [io.coefficient_to_json(x) for x in f.coefficients()],
-                     "nonzeros": f.nonzeros(), "source": f.meta.get("source", ""),
-                     "licence": f.meta.get("licence", "")})
+        rows.append(index_row(name, f))
     DATA.mkdir(parents=True, exist_ok=True)
     for old in list(DATA.glob("*.json")) + list(DATA.glob("*.json.gz")):
         old.unlink()

@@ -1,9 +1,11 @@
 """Robustness of flip-graph walks: CPU time to a target rank over several seeds.
 
-One walker (one thread) per seed from the naive scheme, stopping at the target rank or after a
+One walker (one thread) per seed from the start ``improve --target`` uses (with ``--set
+symmetric=True`` the best symmetric scheme at hand), stopping at the target rank or after a
 budget of CPU seconds (process time, robust to a shared machine). Every new best is verified by
-``search._checked``. Writes ``results/ranks_seeds.json`` (one entry per format, field, config and
-seed, merged with earlier runs) and prints one line per seed.
+``search._checked``; a best rank below every scheme under ``results/flipgraph/`` of its format
+and field is saved there. Writes ``results/ranks_seeds.json`` (one entry per format, field,
+config and seed, merged with earlier runs) and prints one line per seed.
 
     .venv/bin/python experiments/flipgraph_seeds.py --format 4x4x4 --field Z2 --target 47 \\
         --seeds 101,102,103 --cpu 300 --label reporting
@@ -13,36 +15,41 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.flipgraph import WalkConfig, Walker  # noqa: E402
-from agents.flipgraph.search import _checked  # noqa: E402
-from agents.flipgraph.starts import start_for  # noqa: E402
+from agents.flipgraph import WalkConfig  # noqa: E402
+from agents.flipgraph.search import _checked, make_walker  # noqa: E402
+from agents.flipgraph.starts import start_for, symmetric_start  # noqa: E402
+from tensorgame import io  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def run_seed(shape, config: WalkConfig, seed: int, target: int, cpu_budget: float) -> dict:
-    start = start_for(shape, config.field)
-    walker = Walker(start, config, seed)
+    start = symmetric_start(shape[0]) if config.symmetric else start_for(shape, config.field)
+    walker = make_walker(start, config, seed)
     c0, t0 = time.process_time(), time.monotonic()
     path = []
+    best = None
     while walker.best_rank > target and time.process_time() - c0 < cpu_budget:
         better = walker.step()
         if better is not None:
-            _checked(better, {"seed": seed})  # exact verification of every new best
+            best = _checked(better, {"found_by": "experiments/flipgraph_seeds.py", "seed": seed,
+                                     "config": dataclasses.asdict(config)})  # verified exactly
             path.append({"rank": better.rank, "cpu_s": round(time.process_time() - c0, 2),
                          "wall_s": round(time.monotonic() - t0, 2), "flips": walker.flips})
     return {"seed": seed, "start_rank": start.rank, "best_rank": walker.best_rank,
             "reached": walker.best_rank <= target, "cpu_s": round(time.process_time() - c0, 2),
             "wall_s": round(time.monotonic() - t0, 2), "flips": walker.flips,
-            "resets": walker.resets, "path": path}
+            "resets": walker.resets, "path": path, "scheme": best}
 
 
 def main() -> None:
@@ -60,21 +67,42 @@ def main() -> None:
     overrides = {}
     for item in args.set:
         name, value = item.split("=")
-        overrides[name] = type(getattr(WalkConfig(), name))(value)
+        kind = type(getattr(WalkConfig(), name))
+        overrides[name] = value == "True" if kind is bool else kind(value)
     config = WalkConfig(field=args.field, **overrides)
-    out_file = RESULTS / "ranks_seeds.json"
-    data = json.loads(out_file.read_text()) if out_file.exists() else {}
     key = f"{args.format} {args.field} -> {args.target}"
     for seed in (int(s) for s in args.seeds.split(",")):
         row = run_seed(shape, config, seed, args.target, args.cpu)
+        scheme = row.pop("scheme")
+        if scheme is not None and _beats_saved(scheme):
+            name = f"{args.format}_rank{scheme.rank}_{scheme.field}.json"
+            io.save(scheme, RESULTS / "flipgraph" / name)
         row.update(label=args.label, cpu_budget_s=args.cpu, config=dataclasses.asdict(config),
                    load=os.getloadavg()[0], date=time.strftime("%Y-%m-%d %H:%M"))
         print(json.dumps({k: v for k, v in row.items() if k not in ("path", "config")}),
               flush=True)
+        _merge(RESULTS / "ranks_seeds.json", key, row)
+
+
+def _beats_saved(f) -> bool:
+    """Whether ``f`` has a lower rank than every scheme saved for its format and field."""
+    key = "x".join(map(str, f.shape))
+    saved = [int(p.name.split("_rank")[1].split("_")[0])
+             for p in (RESULTS / "flipgraph").glob(f"{key}_rank*_{f.field}.json")]
+    return f.rank < min(saved, default=f.rank + 1)
+
+
+def _merge(out_file: Path, key: str, row: dict) -> None:
+    """Add ``row`` under ``key`` (replacing a run of the same seed and config), re-reading the
+    file first so that several runs in parallel keep each other's rows."""
+    with open(Path(tempfile.gettempdir()) / f"{out_file.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(out_file.read_text()) if out_file.exists() else {}
         entry = data.setdefault(key, [])
-        entry[:] = [r for r in entry if not (r["seed"] == seed and r["config"] == row["config"])]
+        entry[:] = [r for r in entry
+                    if not (r["seed"] == row["seed"] and r["config"] == row["config"])]
         entry.append(row)
-        tmp = out_file.with_suffix(".tmp")
+        tmp = out_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, out_file)
 

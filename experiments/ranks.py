@@ -234,8 +234,11 @@ def seed_table(data: dict) -> list[str]:
     import statistics
 
     lines = ["", "Robustness (`experiments/flipgraph_seeds.py`: one walker, one thread, from the "
-                 "naive scheme, per seed a budget of CPU seconds; tuning seeds were used to choose "
-                 "the settings, reporting seeds were run once with the settings shown):", "",
+                 "naive scheme (symmetric: from the best symmetric scheme at hand, see "
+                 "`starts.symmetric_start`), per seed a budget of CPU seconds; tuning seeds were "
+                 "used to choose the settings, reporting seeds were run once with the settings "
+                 "shown; CPU seconds are process time on the shared 2 cores, inflated when the "
+                 "load is high):", "",
              "| target | label | settings | seed | best rank | reached | CPU s to target "
              "(or budget) | flips | wall s |", "|---|---|---|---|---|---|---|---|---|"]
     summary = []
@@ -245,6 +248,10 @@ def seed_table(data: dict) -> list[str]:
             c = r["config"]
             setting = (f"plateau {c['plateau_min']}-{c['plateau']}, slack {c['slack']}, restart "
                        f"after {c['walk_length']:.0e} flips, depth {c.get('restart_depth', 0)}")
+            if c.get("restart_fresh"):
+                setting += f", fresh descents {c['restart_fresh']:.0%} of restarts"
+            if c.get("symmetric"):
+                setting = "symmetric (C3), " + setting
             groups.setdefault((r["label"], setting), []).append(r)
         for (label, setting), group in groups.items():
             for r in sorted(group, key=lambda r: r["seed"]):
@@ -369,7 +376,12 @@ def main() -> None:
                              "known, a second Z walk (a third of the budget, longer plateaus)")
     parser.add_argument("--throughput", action="store_true",
                         help="only measure kernel flips/s and rewrite the table")
+    parser.add_argument("--table", action="store_true",
+                        help="only rewrite results/ranks.md from the saved results")
     args = parser.parse_args()
+    if args.table:
+        write_table(json.loads((RESULTS / "ranks.json").read_text()), args.seed)
+        return
     if args.relift:
         rows = json.loads((RESULTS / "ranks.json").read_text())
         square_of_2x2x2(rows)

@@ -184,14 +184,28 @@ def test_lifting_cancels_terms_that_vanish_mod_2():
     assert result.scheme is not None and verify(result.scheme).valid
 
 
-def test_improve_cli_writes_verified_schemes(tmp_path, capsys):
+def test_improve_cli_writes_verified_schemes(tmp_path, capsys, monkeypatch, request):
     start = tmp_path / "naive.json"
-    from tensorgame import io
+    from tensorgame import io, library
+    from tensorgame.library import _store
 
+    data = tmp_path / "library"  # an empty library, so that what improve finds beats it
+    data.mkdir()
+    (data / "index.json").write_text(json.dumps({"format": "tensorgame/library-index-v1",
+                                                 "entries": []}))
+    monkeypatch.setattr(_store, "data_dir", lambda: data)
+    _store.catalog.cache_clear()
+    request.addfinalizer(_store.catalog.cache_clear)  # later tests read the real library
     io.save(naive(2, 2, 2), start)
     code = main(["improve", str(start), "--seconds", "20", "--stop-rank", "7", "--seed", "5",
-                 "--out", str(tmp_path / "out")])
+                 "--library", "--out", str(tmp_path / "out")])
     assert code == 0
+    assert {(e.field, e.rank) for e in library.catalog()} == {("Z2", 7), ("Z", 7)}
+    bundled = library.get(2, 2, 2, "Z")
+    assert bundled.rank == 7 and verify(bundled).valid and "flip-graph" in bundled.meta["source"]
+    with pytest.raises(TensorgameError, match="as good"):
+        library.add(bundled)  # the same scheme again does not beat itself
+    assert "library: added" in capsys.readouterr().err
     files = sorted((tmp_path / "out").glob("*.json"))
     assert any(f.name == "2x2x2_rank7_Z2.json" for f in files)
     for f in files:
@@ -361,3 +375,62 @@ def test_restarts_draw_from_the_pools_of_higher_ranks():
     walker.config = dataclasses.replace(config, restart_best=1.0)
     walker._reset()
     assert walker.walk_best == walker.best_rank
+
+
+def _is_symmetric(f: Factorization) -> bool:
+    from agents.flipgraph.symmetric import split_orbits
+
+    try:
+        split_orbits(f, f.rank)
+    except TensorgameError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_symmetric_walks_keep_the_tensor_and_the_symmetry(seed):
+    from agents.flipgraph import symmetric
+    from agents.flipgraph.starts import symmetric_start
+
+    start = symmetric_start(4)  # Strassen squared: 11 orbits and 16 symmetric terms
+    s = symmetric.split_orbits(start, 30)
+    assert (s.orbits, s.singles, s.rank) == (11, 16, 49)
+    kernel.seed(seed)
+    info = np.zeros(3, dtype=np.int64)
+    for _ in range(3):  # plateaus of 50-100 flips: many plus transitions and reductions
+        orbits, singles = symmetric.walk(s.reps, s.orbits, s.syms, s.singles, 3000, 50, 100,
+                                         58, 0, info)
+        s = s.copy(orbits, singles)
+        f = symmetric.expand(s)
+        assert verify(f).valid and _is_symmetric(f) and f.rank == s.rank
+    assert info[2] > 0  # plus transitions happened
+
+
+def test_symmetric_starts_and_refusals():
+    from agents.flipgraph.starts import symmetric_start
+
+    ranks = {n: symmetric_start(n).rank for n in (2, 3, 5)}
+    assert ranks == {2: 7, 3: 26, 5: 110}  # Strassen; bordered Strassen; bordered Strassen^2
+    assert all(verify(symmetric_start(n)).valid and _is_symmetric(symmetric_start(n))
+               for n in (3, 5))
+    assert _is_symmetric(STRASSEN) and not _is_symmetric(naive(2, 2, 3))  # not square
+    broken = STRASSEN.replace(u=STRASSEN.u[:-1], v=STRASSEN.v[:-1], w=STRASSEN.w[:-1])
+    assert not _is_symmetric(broken)  # one term of an orbit missing
+
+
+def test_improve_symmetric_reaches_23_at_3x3x3(tmp_path, capsys):
+    from tensorgame import io
+
+    code = main(["improve", "--target", "3,3,3", "--symmetric", "--stop-rank", "23", "--seed",
+                 "7", "--seconds", "60", "--no-lift", "--out", str(tmp_path)])
+    assert code == 0
+    f = io.load(tmp_path / "3x3x3_rank23_Z2.json")
+    assert verify(f).valid and _is_symmetric(f) and "symmetric" in f.meta["method"]
+    capsys.readouterr()
+    assert main(["improve", "--target", "2,2,3", "--symmetric", "--out", str(tmp_path)]) == 2
+    assert main(["improve", "--target", "3,3,3", "--symmetric", "--field", "Z", "--out",
+                 str(tmp_path)]) == 2
+    assert main(["improve", str(tmp_path / "3x3x3_rank23_Z2.json"), "--symmetric", "--seconds",
+                 "1", "--out", str(tmp_path / "again")]) == 0  # a symmetric file is a start
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("tensorgame improve: error:") for line in err) == 2

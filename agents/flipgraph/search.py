@@ -4,10 +4,13 @@ A walker keeps pools of schemes per rank: the schemes its walks reached at each 
 with random flips (reductions happen whenever they can); after a plateau of flips without a
 reduction (or when no flip exists) it makes a plus transition, so a walk wanders up to ``slack``
 ranks above its own best. After ``walk_length`` flips without a lower rank the walk restarts:
-from a scheme of the best rank's pool, or (with probability 1 - ``restart_best``) from the pool of
-a rank up to ``restart_depth`` above it, so that a walker stuck in one region of the lowest rank
-also descends again along other paths (restarts make the time to a rank much less dependent on
-the seed). A scheme at the walk's own best rank at the end of a chunk joins that rank's pool.
+with probability ``restart_fresh`` from the start scheme (a fresh descent), else from a scheme of
+the best rank's pool (probability ``restart_best``) or of the pool of a rank up to
+``restart_depth`` above it. Fresh descents matter most: a descent mostly falls into one basin of
+low rank in a cascade of reductions (at <4,4,4> mod 2 from 52 to 49 within ~10^4 flips), and from
+most such basins no walk of 10^8 flips goes lower, so a walker that only revisits its own pools
+stays there; many short descents sample many basins. A scheme at the walk's own best rank at the
+end of a chunk joins that rank's pool.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import Callable
 
 import numpy as np
 
-from agents.flipgraph import kernel
+from agents.flipgraph import kernel, symmetric
 from agents.flipgraph.packing import Packed, pack, unpack
+from agents.flipgraph.symmetric import Symmetric
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization, verify
 
@@ -40,7 +44,9 @@ class WalkConfig:
     pool_size: int = 200  # schemes kept per rank
     restart_depth: int = 16  # restarts may go to pools up to this many ranks above the best
     restart_best: float = 0.5  # probability that a restart starts from the best rank's pool
+    restart_fresh: float = 0.0  # probability that a restart starts from the start scheme
     chunk: int = 100_000  # flips per kernel call (the granularity of time checks)
+    symmetric: bool = False  # walk over cyclic-symmetric schemes (square formats, Z2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +65,10 @@ class Walker:
     def __init__(self, start: Factorization, config: WalkConfig, seed: int):
         self.config = config
         self.capacity = start.rank + config.slack + 2
-        first = pack(start, config.field, self.capacity)
-        first = first.copy(rank=kernel.reduce_all(first.pos, first.neg, first.rank,
-                                                  first.ternary))
+        first = self._pack(start)
         self.rng = np.random.default_rng(seed)
         kernel.seed(int(self.rng.integers(2**31)))
+        self.start = first
         self.pools: dict[int, list[Packed]] = {first.rank: [first]}
         self.best_rank = first.rank
         self.walk_best = first.rank  # the lowest rank of the current walk since its restart
@@ -86,8 +91,21 @@ class Walker:
         """Continue from ``f`` if it beats this walker's best rank."""
         if f.rank < self.best_rank:
             self.best_rank = f.rank
-            self.pools[f.rank] = [pack(f, self.config.field, self.capacity)]
+            self.pools[f.rank] = [self._pack(f)]
             self._restart(f.rank)
+
+    def _pack(self, f: Factorization) -> Packed:
+        """``f`` in the kernel's form, reduced."""
+        s = pack(f, self.config.field, self.capacity)
+        return s.copy(rank=kernel.reduce_all(s.pos, s.neg, s.rank, s.ternary))
+
+    def _walk(self, s: Packed, max_rank: int, stop_rank: int) -> Packed:
+        """One chunk of flips from ``s`` (changed in place); fills ``self._info``."""
+        c = self.config
+        rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk,
+                           min(c.plateau_min, c.plateau), c.plateau, max_rank, stop_rank,
+                           self._info)
+        return dataclasses.replace(s, rank=rank)
 
     def _keep(self, s: Packed) -> None:
         pool = self.pools.setdefault(s.rank, [])
@@ -98,13 +116,20 @@ class Walker:
 
     def _restart(self, rank: int) -> None:
         pool = self.pools[rank]
-        self.current = pool[int(self.rng.integers(len(pool)))].copy()
-        self.walk_best = rank
+        self._continue_from(pool[int(self.rng.integers(len(pool)))])
+
+    def _continue_from(self, s: Packed) -> None:
+        self.current = s.copy()
+        self.walk_best = s.rank
         self._since_reset = 0
         self.resets += 1
 
     def _reset(self) -> None:
         c = self.config
+        # no draw when restart_fresh is 0, so that earlier runs keep their random streams
+        if c.restart_fresh and self.rng.random() < c.restart_fresh:
+            self._continue_from(self.start)
+            return
         top = self.best_rank + c.restart_depth
         for rank in [r for r in self.pools if r > top]:
             del self.pools[rank]
@@ -115,12 +140,10 @@ class Walker:
             self._restart(self.best_rank)
 
     def step(self) -> Packed | None:
-        c, s = self.config, self.current
-        rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, c.chunk,
-                           min(c.plateau_min, c.plateau), c.plateau, self.walk_best + c.slack,
-                           self.walk_best - 1, self._info)
+        c = self.config
+        self.current = s = self._walk(self.current, self.walk_best + c.slack, self.walk_best - 1)
         status, flips, pluses = (int(x) for x in self._info)
-        self.current = s = dataclasses.replace(s, rank=rank)  # the kernel changed it in place
+        rank = s.rank
         self.flips += flips
         self.pluses += pluses
         self._since_reset += flips
@@ -139,8 +162,39 @@ class Walker:
         return None
 
 
-def _checked(s: Packed, meta: dict) -> Factorization:
-    f = unpack(s, meta)
+class SymmetricWalker(Walker):
+    """A walker over cyclic-symmetric schemes (``symmetric``): moves act on whole orbits, so
+    ``slack`` counts multiplications (an orbit is three)."""
+
+    def __init__(self, start: Factorization, config: WalkConfig, seed: int):
+        if config.field != "Z2":
+            raise TensorgameError("symmetric walks run mod 2 (--field Z2)")
+        super().__init__(start, config, seed)
+
+    def _pack(self, f: Factorization) -> Symmetric:
+        s = symmetric.split_orbits(f, self.capacity // 3 + 2)
+        return s.copy(*symmetric.settle(s))
+
+    def _walk(self, s: Symmetric, max_rank: int, stop_rank: int) -> Symmetric:
+        c = self.config
+        orbits, singles = symmetric.walk(s.reps, s.orbits, s.syms, s.singles, c.chunk,
+                                         min(c.plateau_min, c.plateau), c.plateau, max_rank,
+                                         stop_rank, self._info)
+        return dataclasses.replace(s, orbits=orbits, singles=singles)
+
+
+def make_walker(start: Factorization, config: WalkConfig, seed: int) -> Walker:
+    """A ``SymmetricWalker`` if ``config.symmetric``, else a ``Walker``."""
+    return (SymmetricWalker if config.symmetric else Walker)(start, config, seed)
+
+
+def unpacked(s: Packed | Symmetric, meta: dict | None = None) -> Factorization:
+    """The Factorization a walker's scheme holds."""
+    return symmetric.expand(s, meta) if isinstance(s, Symmetric) else unpack(s, meta)
+
+
+def _checked(s: Packed | Symmetric, meta: dict) -> Factorization:
+    f = unpacked(s, meta)
     report = verify(f)
     if not report.valid:  # a kernel bug, never a user error
         raise AssertionError(f"walk produced an invalid scheme: {report.summary()}")
@@ -183,7 +237,8 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
         if s.rank >= best_rank:
             return
         best_rank = s.rank
-        meta = {"found_by": "agents.flipgraph", "method": f"flip-graph random walk over {s.field}",
+        kind = "symmetric flip-graph" if config.symmetric else "flip-graph"
+        meta = {"found_by": "agents.flipgraph", "method": f"{kind} random walk over {s.field}",
                 "seed": seed, "walker": walker, "walk_flips": flips,
                 "wall_seconds": round(time.monotonic() - t0, 3),
                 "plateau": [min(config.plateau_min, config.plateau), config.plateau],
@@ -193,7 +248,7 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
         on_found(item)
 
     if walkers == 1:
-        walker = Walker(start, config, seed)
+        walker = make_walker(start, config, seed)
         if walker.best_rank < best_rank:
             record(walker.best(), 0, 0)
         last = t0
@@ -230,16 +285,16 @@ def _die_with(parent: int) -> None:
 def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox, parent):
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    walker = Walker(start, config, seed)
+    walker = make_walker(start, config, seed)
     t0 = time.monotonic()
     last = t0
-    outbox.put(("found", index, unpack(walker.best()), 0))
+    outbox.put(("found", index, unpacked(walker.best()), 0))
     while time.monotonic() - t0 < seconds and walker.best_rank > stop_rank:
         if os.getppid() != parent:
             os._exit(1)
         better = walker.step()
         if better is not None:
-            outbox.put(("found", index, unpack(better), walker.flips))
+            outbox.put(("found", index, unpacked(better), walker.flips))
         now = time.monotonic()
         if now - last >= 0.25:
             last = now

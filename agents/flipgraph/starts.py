@@ -97,3 +97,46 @@ def start_for(shape, field: str,
     if composite is None or composite.rank >= naive.rank:
         return naive
     return composite
+
+
+def symmetric_start(n: int) -> Factorization:
+    """The lowest-rank cyclic-symmetric scheme of <n,n,n> at hand (mod 2): the naive one, a
+    bundled symmetric one, or the one of <n-1,n-1,n-1> placed in the top-left block with the
+    naive terms of the border (i, j or k = n-1), whose set is closed under the rotation."""
+    from agents.flipgraph.symmetric import split_orbits
+    from tensorgame import library
+
+    check_shape((n, n, n))
+    options = [library.naive(n, n, n)]
+    for entry in library.candidates(n, n, n, "Z2"):  # best first: take the first symmetric one
+        bundled = library.load_entry(entry)
+        if bundled.field == "Q":
+            continue
+        try:
+            split_orbits(bundled, bundled.rank)
+        except TensorgameError:
+            continue
+        options.append(bundled)
+        break
+    if n > 1:
+        options.append(_bordered(symmetric_start(n - 1)))
+    return min(options, key=lambda f: f.rank)
+
+
+def _bordered(f: Factorization) -> Factorization:
+    """<n-1,n-1,n-1> scheme ``f`` in the top-left block of <n,n,n>, plus the border terms."""
+    n = f.shape[0] + 1
+    inner = [i * n + j for i in range(n - 1) for j in range(n - 1)]
+    border = [(i, j, k) for i in range(n) for j in range(n) for k in range(n)
+              if max(i, j, k) == n - 1]
+    factors = []
+    for position, a in enumerate(f.factors):
+        grown = np.zeros((f.rank + len(border), n * n), dtype=np.int64)
+        grown[:f.rank, inner] = a
+        for row, (i, j, k) in enumerate(border, start=f.rank):
+            x, y = ((i, j), (j, k), (k, i))[position]
+            grown[row, x * n + y] = 1
+        factors.append(grown)
+    return Factorization((n, n, n), "Z2" if f.field == "Z2" else "Z", *factors,
+                         meta={"construction": f"<{n - 1},{n - 1},{n - 1}> rank {f.rank} with "
+                                               f"the naive border terms"})

@@ -33,16 +33,24 @@ def register(subparsers) -> None:
                              "drawn from [1000, PLATEAU] each time (default 3000)")
     parser.add_argument("--slack", type=int, default=3,
                         help="ranks a walk may climb above the best before a reset (default 3)")
+    parser.add_argument("--symmetric", action="store_true",
+                        help="walk over cyclic-symmetric schemes of a square format mod 2 (orbits "
+                             "of three terms, Moosbauer & Poole 2025); --target starts from the "
+                             "best symmetric scheme at hand")
     parser.add_argument("--stop-rank", type=int, default=0,
                         help="stop once this rank is reached (default: use the whole budget)")
     parser.add_argument("--no-lift", action="store_true",
                         help="over Z2, do not try to lift the best scheme to Z")
+    parser.add_argument("--library", action="store_true",
+                        help="add the best scheme found (and its lift to Z) to the bundled library "
+                             "when it beats what is bundled: a lower rank, or the same rank with "
+                             "fewer non-zeros")
     parser.add_argument("--out", required=True, metavar="DIR", help="where found schemes go")
     parser.set_defaults(func=run)
 
 
 def _start(args):
-    from agents.flipgraph.starts import check_shape, start_for
+    from agents.flipgraph.starts import check_shape, start_for, symmetric_start
     from tensorgame import io
     from tensorgame.factorization import verify
 
@@ -58,6 +66,10 @@ def _start(args):
         return start
     # check_shape refuses what is too large before anything that large is built.
     shape = check_shape(parse_shape(args.target, "--target", max_volume=None))
+    if args.symmetric:
+        if len(set(shape)) != 1:
+            raise TensorgameError("--symmetric needs a square format N,N,N")
+        return symmetric_start(shape[0])
     return start_for(shape, args.field)
 
 
@@ -68,21 +80,28 @@ def _name(f) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from agents.flipgraph import WalkConfig, pack, search
+    from agents.flipgraph.symmetric import split_orbits
     from tensorgame import io
 
+    if args.symmetric and args.field != "Z2":
+        raise TensorgameError("--symmetric walks run mod 2 (--field Z2)")
     start = _start(args)
     for flag in ("plateau", "slack", "walkers"):
         if getattr(args, flag) < 1:
             raise TensorgameError(f"--{flag} must be at least 1")
     if not args.seconds > 0:
         raise TensorgameError("--seconds must be positive")
-    pack(start, args.field, start.rank)  # refuses what a walk cannot hold, before any output
+    if args.symmetric:
+        split_orbits(start, start.rank)  # refuses a start that is not symmetric, before any output
+    else:
+        pack(start, args.field, start.rank)  # refuses what a walk cannot hold, before any output
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TensorgameError(f"cannot create {out}: {error.strerror}") from None
-    config = WalkConfig(field=args.field, plateau=args.plateau, slack=args.slack)
+    config = WalkConfig(field=args.field, plateau=args.plateau, slack=args.slack,
+                        symmetric=args.symmetric)
     tty = sys.stderr.isatty()
     saved: list[Path] = []
     last_line = [0.0]
@@ -120,13 +139,34 @@ def run(args: argparse.Namespace) -> int:
     best = found[-1].scheme
     _line(f"best rank {best.rank} (from {start.rank}) in {found[-1].seconds:.1f}s; "
           f"{len(saved)} file(s) in {out}", tty, final=True)
+    finds = [best]
     if args.field == "Z2" and not args.no_lift:
-        _lift(best, config, args, out)
+        finds += [f for f in [_lift(best, config, args, out)] if f is not None]
+    if args.library:
+        for f in finds:
+            _offer_to_library(f, args.seed)
     return 0
 
 
-def _lift(best, config, args, out: Path) -> None:
-    """Lift the best Z2 scheme to Z; if it does not lift, try other schemes of its rank."""
+def _offer_to_library(f, seed: int) -> None:
+    """Bundle ``f`` when it beats the library's best for its format and field; say either way."""
+    from tensorgame import library
+
+    label = f"<{','.join(map(str, f.shape))}> rank {f.rank} over {f.field}"
+    if not library.beats_bundled(f):
+        best = library.candidates(*f.shape, field=f.field)[0]
+        print(f"library: not added, {label} does not beat {best.file} (rank {best.rank}, "
+              f"{best.nonzeros} non-zeros)", file=sys.stderr)
+        return
+    meta = {**f.meta, "source": f"tensorgame improve (flip-graph walk, seed {seed})",
+            "licence": "Apache-2.0"}
+    entry = library.add(f.replace(meta=meta))
+    print(f"library: added {label} as {entry.file}", file=sys.stderr)
+
+
+def _lift(best, config, args, out: Path):
+    """Lift the best Z2 scheme to Z (if it does not lift, try other schemes of its rank); returns
+    the lifted scheme or None."""
     from agents.flipgraph.lifting import lift_with_retries
     from tensorgame import io
 
@@ -134,10 +174,11 @@ def _lift(best, config, args, out: Path) -> None:
                                log=lambda line: print(line, file=sys.stderr))
     if result.scheme is None:
         print(f"rank {best.rank} does not lift to Z: {result.how}", file=sys.stderr)
-        return
+        return None
     path = out / _name(result.scheme)
     io.save(result.scheme, path)
     print(f"rank {best.rank} lifts to Z ({result.how}) -> {path}", file=sys.stderr)
+    return result.scheme
 
 
 def _line(text: str, tty: bool, final: bool = False) -> None:

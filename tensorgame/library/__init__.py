@@ -12,7 +12,8 @@ Sources: Strassen (1969), Laderman (1976), every factorization DeepMind publishe
 """
 
 from tensorgame.library._naive import naive
-from tensorgame.library._store import Entry, candidates, catalog, get, load_entry
+from tensorgame.library._store import (Entry, add, beats_bundled, candidates, catalog, get,
+                                       load_entry)
 
 
 def matmul(A, B, algorithm="auto", levels=None, backend="numpy"):
@@ -31,4 +32,4 @@ def matmul(A, B, algorithm="auto", levels=None, backend="numpy"):
 _export_matmul = None
 
 
-__all__ = ["Entry", "candidates", "catalog", "get", "load_entry", "matmul", "naive"]
+__all__ = ["Entry", "add", "beats_bundled", "candidates", "catalog", "get", "load_entry", "matmul", "naive"]

@@ -2,7 +2,8 @@
 
 ``data/index.json`` lists every bundled file with its shape, field, rank, coefficient set,
 non-zeros and source, so ``get`` and ``catalog`` read one small file and load only what is asked
-for. ``experiments/build_library.py`` writes both the files and the index.
+for. ``experiments/build_library.py`` writes both the files and the index; ``add`` bundles one more
+scheme (a search's find) when it beats what is bundled.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import json
 import operator
 from importlib import resources
+from pathlib import Path
 
 from tensorgame import io
 from tensorgame.errors import TensorgameError
@@ -71,6 +73,48 @@ def candidates(n: int, m: int, p: int, field: str = "Z") -> list[Entry]:
     wanted = sorted((n, m, p))
     rows = [e for e in catalog() if sorted(e.shape) == wanted and e.field in SERVES[field]]
     return sorted(rows, key=lambda e: (e.rank, FIELDS.index(e.field), e.nonzeros, e.file))
+
+
+def index_row(name: str, f: Factorization) -> dict:
+    """The index.json row of ``f`` stored as ``name`` in ``data/``."""
+    return {"file": name, "shape": list(f.shape), "field": f.field, "rank": f.rank,
+            "coefficients": [io.coefficient_to_json(x) for x in f.coefficients()],
+            "nonzeros": f.nonzeros(), "source": f.meta.get("source", ""),
+            "licence": f.meta.get("licence", "")}
+
+
+def beats_bundled(f: Factorization) -> bool:
+    """Whether ``f`` beats every bundled scheme of its format (any side order) valid over its
+    field: a lower rank, or the same rank with fewer non-zeros."""
+    rows = candidates(*f.shape, field=f.field)
+    return not rows or (f.rank, f.nonzeros()) < min((e.rank, e.nonzeros) for e in rows)
+
+
+def add(f: Factorization) -> Entry:
+    """Bundle ``f`` (verified, and beating what is bundled) as data/tensorgame_<format>.json.gz.
+
+    Writes into the package's data folder, so it needs a writable install (a checkout installed
+    with ``pip install -e``); anything else is a one-line TensorgameError.
+    """
+    from tensorgame.factorization import verify
+
+    report = verify(f)
+    if not report.valid:
+        raise TensorgameError(f"not added to the library: {report.summary()}")
+    if not beats_bundled(f):
+        raise TensorgameError("not added to the library: a bundled scheme is as good")
+    folder = Path(str(data_dir()))
+    if not (folder / "index.json").is_file():
+        raise TensorgameError(f"the library at {folder} is not a writable folder")
+    name = f"tensorgame_{'x'.join(map(str, f.shape))}_rank{f.rank}_{f.field}.json.gz"
+    io.save(f, folder / name)
+    index = json.loads((folder / "index.json").read_text())
+    index["entries"] = [row for row in index["entries"] if row["file"] != name]
+    index["entries"].append(index_row(name, f))
+    io.write_atomic(folder / "index.json", json.dumps(index, indent=1) + "\n")
+    catalog.cache_clear()
+    _load_file.cache_clear()
+    return next(e for e in catalog() if e.file == name)
 
 
 def get(n: int, m: int, p: int, field: str = "Z") -> Factorization:

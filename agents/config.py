@@ -72,6 +72,8 @@ class AgentConfig:
     demo_basis_prob: float = 0.0  # chance a demonstration is seen in a random basis
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
+    policy_below: int = 0  # > 0: only self-play games of a lower rank teach the policy (all
+    #                        teach the value), so self-play cannot imitate the schoolbook
     value_weight: float = 1.0
     pretrain_steps: int = 200  # demonstration-only updates before the first self-play batch
 
@@ -116,6 +118,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "weight_decay": (0.0, 1.0), "batch_size": (1, 1 << 20), "updates_per_batch": (0, 10_000),
     "demo_fraction": (0.0, 1.0), "solution_fraction": (0.0, 1.0), "demo_max_rank": (0, 512),
     "demo_zero_prob": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),
+    "policy_below": (0, 1 << 16),
     "value_weight": (0.0, 100.0), "pretrain_steps": (0, 1 << 20), "checkpoint_every": (1, 1 << 20),
     "eval_every": (0, 1 << 20), "eval_games": (1, 1 << 16), "stop_at_rank": (0, 1 << 16),
 }

@@ -59,10 +59,12 @@ def add(replay: Replay, ended: chex.Array, targets: chex.Array, moves: chex.Arra
 
 
 def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
-           config: game.GameConfig) -> learner_lib.Targets:
+           config: game.GameConfig, policy_below: int = 0) -> learner_lib.Targets:
     """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a
     uniform filled game, a uniform move of it, one target move drawn from the search's visit
-    distribution there. Targets are masked out while the ring is empty."""
+    distribution there. Targets are masked out while the ring is empty. ``policy_below`` > 0:
+    only games that cost fewer multiplications (solved below that rank) teach the policy; every
+    game still teaches the value."""
     k_game, k_move, k_pick = jax.random.split(key, 3)
     capacity = replay.counts.shape[0]
     filled = jnp.minimum(replay.added[0], capacity)
@@ -80,9 +82,10 @@ def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
     weights = replay.weights[g, t]  # [N, K]
     pick = jax.random.categorical(k_pick, jnp.log(jnp.maximum(weights, 1e-30)))
     target_move = replay.candidates[g, t, pick].astype(jnp.int32)  # [N, 3, S]
+    teaches = (replay.returns[g, 0] > -policy_below) if policy_below else jnp.ones(batch, bool)
     obs = Observation(residual=residual, recent=recent, move_count=t,
                       dims=jnp.broadcast_to(dims, (batch, 3)))
     return learner_lib.Targets(obs=obs, moves=target_move[:, None],
-                               weights=jnp.ones((batch, 1), jnp.float32),
+                               weights=teaches[:, None].astype(jnp.float32),
                                returns=replay.returns[g, t],
                                mask=jnp.broadcast_to((filled > 0).astype(jnp.float32), (batch,)))

@@ -354,3 +354,28 @@ def test_slots_restart_and_replay_rebuilds_games():
                                             moves[:, 2])
 
         assert any(np.array_equal(residual_after(g, t), p.obs.residual[i]) for g, _ in matches)
+
+
+def test_only_games_below_policy_below_teach_the_policy():
+    """Two one-move games, of rank 7 and 8: with policy_below=8 only the first one's pairs carry
+    a policy weight, both carry their value target."""
+    from agents import replay as replay_lib
+
+    config = game.GameConfig(size=4, max_moves=2, field="Z", coefficients=(-1, 0, 1),
+                             history=1, symmetric=False)
+    ring = replay_lib.empty(2, config, samples=3)
+    targets = np.zeros((2, 4, 4, 4), np.int16)
+    targets[0, 0, 0, 0], targets[1, 1, 1, 1] = 1, 1
+    ring = ring.replace(targets=jnp.asarray(targets), counts=jnp.asarray([1, 1], jnp.int32),
+                        weights=ring.weights.at[:, :, 0].set(1.0),
+                        returns=jnp.asarray([[-7.0, 0.0], [-8.0, 0.0]]),
+                        added=jnp.asarray([2], jnp.int32))
+    dims = jnp.asarray([4, 4, 4])
+    for below, teaching in ((0, {-7.0, -8.0}), (8, {-7.0}), (7, set())):
+        p = jax.tree.map(np.asarray, replay_lib.sample(ring, jax.random.key(below), 64, dims,
+                                                       config, below))
+        assert p.mask.min() == 1 and set(p.returns) == {-7.0, -8.0}
+        first_game = p.obs.residual[:, 0, 0, 0] == 1
+        assert np.array_equal(p.returns == -7.0, first_game)
+        assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == teaching
+        assert set(np.unique(p.weights)) <= {0.0, 1.0}

@@ -281,3 +281,15 @@ def test_report_gives_one_section_per_run_and_flags_slow_auto_rows(tmp_path):
     assert text.count("## Run 2026-12-") == 2 and text.rstrip().endswith("hand-written")
     assert text.count("**below 0.97**") == 1  # the 0.96x auto row, not 0.99x nor the kernel
     assert (tmp_path / "kernels.csv").read_text().count("\n") == 5
+
+
+def test_shipped_table_stays_native_where_nothing_was_measured_to_pay():
+    """The shipped rules (results/kernels.md): native up to 2048 for both float types and with
+    several BLAS threads; Strassen from 4096 on one thread."""
+    rules = crossover.SHIPPED["rules"]
+    for dtype in (np.float32, np.float64):
+        assert crossover.choose((2048, 2048), (2048, 2048), dtype, 1, rules) == ("native", None)
+        assert crossover.choose((8192, 8192), (8192, 8192), dtype, 2, rules) == ("native", None)
+    assert crossover.choose((4096,) * 2, (4096,) * 2, np.float32, 1, rules) == ("strassen", 1)
+    assert crossover.choose((4096,) * 2, (4096,) * 2, np.float64, 1, rules) == ("strassen", 2)
+    assert crossover.choose((8192,) * 2, (8192,) * 2, np.float32, 1, rules) == ("strassen", 2)

@@ -6,7 +6,8 @@
         --set pretrain_steps=0 --label no-learning      # an ablation: config fields overridden
 
 Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen_symmetric.py` (or
-``--config``) in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
+``--config``; ``--config default`` runs with no config file, as a new user's first command does)
+in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
 across seeds, as a second run on the same machine would). Writes results/agent_rediscovery.csv
 (or ``--output``) and the runs' curves (results/agent_rediscovery_s<seed>.png); runs go to
 runs/rediscovery_s<seed>.
@@ -29,12 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def with_overrides(config: str, settings: list[str]) -> str:
-    """A config file: ``config`` with ``field=value`` settings (Python literals) on top."""
+def with_overrides(config: str, settings: list[str]) -> str | None:
+    """A config file: ``config`` ("default": none) with ``field=value`` settings (Python
+    literals) on top; None for the defaults alone."""
     if not settings:
-        return config
-    lines = ["import runpy", f"OVERRIDES = dict(runpy.run_path({str(Path(config).resolve())!r})"
-                             f"['OVERRIDES'])"]
+        return None if config == "default" else config
+    base = ("{}" if config == "default" else
+            f"runpy.run_path({str(Path(config).resolve())!r})['OVERRIDES']")
+    lines = ["import runpy", f"OVERRIDES = dict({base})"]
     for setting in settings:
         name, value = setting.split("=", 1)
         lines.append(f"OVERRIDES[{name.strip()!r}] = {value.strip()}")
@@ -43,12 +46,12 @@ def with_overrides(config: str, settings: list[str]) -> str:
     return str(path)
 
 
-def run_seed(seed: int, budget: float, cache: Path, config: str, label: str) -> dict:
+def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: str) -> dict:
     out = ROOT / "runs" / f"rediscovery_{label}_s{seed}"
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--config",
-               config, "--seed", str(seed), "--out", str(out), "--seconds", str(budget),
-               "--quiet"]
+    command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--seed",
+               str(seed), "--out", str(out), "--seconds", str(budget), "--quiet"]
+    command += ["--config", config] if config else []
     env = {**os.environ, "TENSORGAME_JAX_CACHE": str(cache)}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)

@@ -3,8 +3,9 @@
 One walker (one thread) per seed from the start ``improve --target`` uses (with ``--set
 symmetric=True`` the best symmetric scheme at hand), stopping at the target rank or after a
 budget of CPU seconds (process time, robust to a shared machine). Every new best is verified by
-``search._checked``; a best rank below every scheme under ``results/flipgraph/`` of its format
-and field is saved there. Writes ``results/ranks_seeds.json`` (one entry per format, field,
+``search._checked``; ``kill -TERM`` ends the run, recording the current seed as stopped early.
+A best rank below every scheme under ``results/flipgraph/`` of its format and field is saved
+there. Writes ``results/ranks_seeds.json`` (one entry per format, field,
 config and seed, merged with earlier runs) and prints one line per seed.
 
     .venv/bin/python experiments/flipgraph_seeds.py --format 4x4x4 --field Z2 --target 47 \\
@@ -18,6 +19,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -28,18 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.flipgraph import WalkConfig  # noqa: E402
 from agents.flipgraph.search import _checked, make_walker  # noqa: E402
 from agents.flipgraph.starts import start_for, symmetric_start  # noqa: E402
-from tensorgame import io  # noqa: E402
+from tensorgame import io, library  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-def run_seed(shape, config: WalkConfig, seed: int, target: int, cpu_budget: float) -> dict:
-    start = symmetric_start(shape[0]) if config.symmetric else start_for(shape, config.field)
+def run_seed(shape, config: WalkConfig, seed: int, target: int, cpu_budget: float,
+             naive: bool = False) -> dict:
+    if naive:
+        start = library.naive(*shape)
+    else:
+        start = symmetric_start(shape[0]) if config.symmetric else start_for(shape, config.field)
     walker = make_walker(start, config, seed)
     c0, t0 = time.process_time(), time.monotonic()
     path = []
     best = None
-    while walker.best_rank > target and time.process_time() - c0 < cpu_budget:
+    stopped = []  # SIGTERM ends the seed early; its row says so (a shared machine's deadline)
+    signal.signal(signal.SIGTERM, lambda number, frame: stopped.append(True))
+    while (walker.best_rank > target and time.process_time() - c0 < cpu_budget
+           and not stopped):
         better = walker.step()
         if better is not None:
             best = _checked(better, {"found_by": "experiments/flipgraph_seeds.py", "seed": seed,
@@ -49,7 +58,8 @@ def run_seed(shape, config: WalkConfig, seed: int, target: int, cpu_budget: floa
     return {"seed": seed, "start_rank": start.rank, "best_rank": walker.best_rank,
             "reached": walker.best_rank <= target, "cpu_s": round(time.process_time() - c0, 2),
             "wall_s": round(time.monotonic() - t0, 2), "flips": walker.flips,
-            "resets": walker.resets, "path": path, "scheme": best}
+            "resets": walker.resets, "stopped_early": bool(stopped), "path": path,
+            "scheme": best}
 
 
 def main() -> None:
@@ -59,6 +69,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, required=True)
     parser.add_argument("--seeds", required=True, help="comma-separated")
     parser.add_argument("--cpu", type=float, default=300.0, help="CPU seconds per seed")
+    parser.add_argument("--naive", action="store_true", help="start from the naive scheme")
     parser.add_argument("--label", default="", help="e.g. tuning or reporting")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a WalkConfig field, e.g. --set walk_length=5000000")
@@ -72,7 +83,7 @@ def main() -> None:
     config = WalkConfig(field=args.field, **overrides)
     key = f"{args.format} {args.field} -> {args.target}"
     for seed in (int(s) for s in args.seeds.split(",")):
-        row = run_seed(shape, config, seed, args.target, args.cpu)
+        row = run_seed(shape, config, seed, args.target, args.cpu, args.naive)
         scheme = row.pop("scheme")
         if scheme is not None and _beats_saved(scheme):
             name = f"{args.format}_rank{scheme.rank}_{scheme.field}.json"
@@ -82,6 +93,8 @@ def main() -> None:
         print(json.dumps({k: v for k, v in row.items() if k not in ("path", "config")}),
               flush=True)
         _merge(RESULTS / "ranks_seeds.json", key, row)
+        if row["stopped_early"]:
+            break
 
 
 def _beats_saved(f) -> bool:

@@ -251,13 +251,15 @@ def seed_table(data: dict) -> list[str]:
             if c.get("restart_fresh"):
                 setting += f", fresh descents {c['restart_fresh']:.0%} of restarts"
             if c.get("symmetric"):
-                setting = "symmetric (C3), " + setting
+                setting = f"symmetric (C3) from rank {r['start_rank']}, " + setting
             groups.setdefault((r["label"], setting), []).append(r)
         for (label, setting), group in groups.items():
             for r in sorted(group, key=lambda r: r["seed"]):
                 t = r["path"][-1]["cpu_s"] if r["reached"] else r["cpu_s"]
+                stopped = " (stopped early)" if r.get("stopped_early") else ""
                 lines.append(f"| {key} | {label} | {setting} | {r['seed']} | {r['best_rank']} | "
-                             f"{'yes' if r['reached'] else 'no'} | {t:.1f} | {r['flips']:,} | "
+                             f"{'yes' if r['reached'] else 'no'} | {t:.1f}{stopped} | "
+                             f"{r['flips']:,} | "
                              f"{r['wall_s']:.0f} |")
             reached = [r for r in group if r["reached"]]
             median = statistics.median(r["best_rank"] for r in group)

@@ -387,17 +387,16 @@ def _is_symmetric(f: Factorization) -> bool:
     return True
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_symmetric_walks_keep_the_tensor_and_the_symmetry(seed):
+def test_symmetric_walks_keep_the_tensor_and_the_symmetry():
     from agents.flipgraph import symmetric
     from agents.flipgraph.starts import symmetric_start
 
     start = symmetric_start(4)  # Strassen squared: 11 orbits and 16 symmetric terms
     s = symmetric.split_orbits(start, 30)
     assert (s.orbits, s.singles, s.rank) == (11, 16, 49)
-    kernel.seed(seed)
+    kernel.seed(0)
     info = np.zeros(3, dtype=np.int64)
-    for _ in range(3):  # plateaus of 50-100 flips: many plus transitions and reductions
+    for _ in range(4):  # plateaus of 50-100 flips: many plus transitions and reductions
         orbits, singles = symmetric.walk(s.reps, s.orbits, s.syms, s.singles, 3000, 50, 100,
                                          58, 0, info)
         s = s.copy(orbits, singles)

@@ -1,6 +1,7 @@
 """Orbax checkpoints of a training run: one pytree (params, optimizer state, replay) plus JSON
 progress. Orbax writes each step to a temporary folder and renames it when complete, so a run
-killed while saving keeps its previous checkpoint."""
+killed while saving keeps its previous checkpoint. Only one process of a multi-process run keeps
+checkpoints (process 0, see ``agents.processes``): orbax's barriers span that process alone."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ import orbax.checkpoint as ocp
 
 class Checkpoints:
     def __init__(self, directory: Path, keep: int = 2):
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                               enable_async_checkpointing=False)
-        self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+        directory = Path(directory).absolute()
+        directory.mkdir(parents=True, exist_ok=True)
+        alone = ocp.options.MultiprocessingOptions(active_processes={jax.process_index()})
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=False,
+                                               enable_async_checkpointing=False,
+                                               multiprocessing_options=alone)
+        self.manager = ocp.CheckpointManager(directory, options=options)
 
     def save(self, step: int, tree: Any, meta: dict) -> None:
         """Save ``tree`` and ``meta`` as ``step`` (a no-op if that step is already saved)."""

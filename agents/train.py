@@ -11,7 +11,9 @@ that found them, before any checkpoint, so a kill loses none.
 
 Data parallel: game slots, replay and the learner's examples are split over all devices
 (``jax.sharding`` mesh, ``shard_map``); gradients are averaged with ``pmean``. Multi-host runs call
-``jax.distributed.initialize`` first (see ``tensorgame train --coordinator``); process 0 writes.
+``jax.distributed.initialize`` first (see ``tensorgame train --coordinator``); process 0 alone
+reads and writes the run folder and hands the others what they need (``agents.processes``): the
+folder check, the resumed state, the decision to stop.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from agents import learner as learner_lib
+from agents import processes
 from agents import replay as replay_lib
 from agents import selfplay
 from agents.bases import untransform
@@ -184,13 +187,13 @@ class Trainer:
         self.pretrain_key = jax.random.fold_in(root, 3)
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
-        self._prepare_dirs(resume)
+        self._open_run_folder(resume)
         params = init_params(setup, jax.random.fold_in(root, 0))
         opt_state = self.optimizer.init(params)
         actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
         self.state = {"params": params, "opt_state": opt_state, "actors": actors,
                       "replay": replay}
-        self.checkpoints = Checkpoints(self.out / "checkpoints")
+        self.checkpoints = Checkpoints(self.out / "checkpoints") if self.writer else None
         if resume:
             self._restore()
         self._place()
@@ -198,11 +201,29 @@ class Trainer:
 
     # -- files -----------------------------------------------------------------------------
 
-    def _prepare_dirs(self, resume: bool) -> None:
-        run_file = self.out / "run.json"
+    def _open_run_folder(self, resume: bool) -> None:
+        """Check (and for a new run create) the run folder on process 0; every process raises
+        its error, and the processes must agree on the run."""
         description = {"target": list(self.setup.shape), "field": self.setup.field,
                        "seed": self.setup.seed, "config_hash": self.hash,
                        "config": dataclasses.asdict(self.setup.config)}
+        if not processes.same_on_every_process(json.dumps(description, sort_keys=True)):
+            raise TensorgameError("the processes disagree on the run: start every one with the "
+                                  "same --target, --field, --seed and --config")
+        error = ""
+        if self.writer:
+            try:
+                self._prepare_dirs(description, resume)
+            except TensorgameError as problem:
+                error = str(problem)
+            except OSError as problem:
+                error = f"{self.out}: cannot write the run folder ({problem.strerror})"
+        error = processes.text_from_process_0(error)
+        if error:
+            raise TensorgameError(error)
+
+    def _prepare_dirs(self, description: dict, resume: bool) -> None:
+        run_file = self.out / "run.json"
         if resume:
             if not run_file.is_file():
                 raise TensorgameError(f"{self.out}: nothing to resume (no run.json)")
@@ -220,10 +241,9 @@ class Trainer:
         elif run_file.exists():
             raise TensorgameError(f"{self.out} already holds a run: pass --resume or another "
                                   f"--out")
-        if self.writer:
-            (self.out / "found").mkdir(parents=True, exist_ok=True)
-            if not resume:
-                io.write_atomic(run_file, json.dumps(description, indent=1))
+        (self.out / "found").mkdir(parents=True, exist_ok=True)
+        if not resume:
+            io.write_atomic(run_file, json.dumps(description, indent=1))
 
     def _place(self) -> None:
         """Put the training state on the mesh: parameters replicated, games and replay split."""
@@ -249,27 +269,41 @@ class Trainer:
             self.act_fn, self.learn_fn = act.result(), learn.result()
 
     def _restore(self) -> None:
-        restored = self.checkpoints.restore(self._checkpoint_tree())
+        """Process 0 reads the last checkpoint; every process continues from it."""
+        template = jax.tree.map(lambda x: np.zeros(np.shape(x), x.dtype),
+                                self._checkpoint_tree())
+        tree, progress = self._read_checkpoint(template) if self.writer else (None, None)
+        restored = bool(processes.from_process_0(np.array(tree is not None)))
+        self.progress = Progress(**json.loads(processes.text_from_process_0(
+            json.dumps(dataclasses.asdict(progress or Progress())))))
+        if restored:
+            tree = processes.from_process_0(template if tree is None else tree)
+            self.state = {name: tree[name] for name in self.state}
+            self.solutions.restore(tree["solutions"])
+
+    def _read_checkpoint(self, template: dict) -> tuple[dict | None, Progress]:
+        """The last checkpoint's tree (None if none) and progress, counting the factorizations
+        saved after it; trims the metrics written after it."""
+        restored = self.checkpoints.restore(template)
+        tree, progress = None, Progress()
         if restored is None:
             self.log(f"no checkpoint in {self.out}: starting from iteration 0")
         else:
             tree, meta = restored
-            self.state = {name: tree[name] for name in self.state}
-            self.solutions.restore(tree["solutions"])
-            self.progress = Progress(**meta)
-            self._trim_metrics()
-        # Factorizations saved after the last checkpoint still count.
-        for path in sorted((self.out / "found").glob("*.json")):
+            progress = Progress(**meta)
+            self._trim_metrics(progress.iteration)
+        found = sorted((self.out / "found").glob("*.json"))
+        for path in found:
             rank = io.load(path).rank
-            if not self.progress.best_rank or rank < self.progress.best_rank:
-                self.progress.best_rank = rank
-        self.progress.found = max(self.progress.found,
-                                  len(list((self.out / "found").glob("*.json"))))
+            if not progress.best_rank or rank < progress.best_rank:
+                progress.best_rank = rank
+        progress.found = max(progress.found, len(found))
+        return tree, progress
 
-    def _trim_metrics(self) -> None:
-        """Drop metrics lines written after the checkpoint resumed from (they will be redone)."""
+    def _trim_metrics(self, iteration: int) -> None:
+        """Drop metrics lines written after ``iteration`` (they will be redone)."""
         path = self.out / "metrics.jsonl"
-        if not self.writer or not path.is_file():
+        if not path.is_file():
             return
         kept = []
         for line in path.read_text().splitlines():
@@ -277,7 +311,7 @@ class Trainer:
                 row = json.loads(line)
             except ValueError:
                 continue  # a line cut by the kill
-            if isinstance(row, dict) and row.get("iteration", 0) <= self.progress.iteration:
+            if isinstance(row, dict) and row.get("iteration", 0) <= iteration:
                 kept.append(line)
         io.write_atomic(path, "".join(line + "\n" for line in kept))
 
@@ -286,7 +320,9 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         tree = jax.tree.map(np.asarray, _to_host(self._checkpoint_tree()))
-        self.checkpoints.save(self.progress.iteration, tree, dataclasses.asdict(self.progress))
+        if self.writer:
+            self.checkpoints.save(self.progress.iteration, tree,
+                                  dataclasses.asdict(self.progress))
 
     # -- one iteration -----------------------------------------------------------------------
 
@@ -413,14 +449,8 @@ class Trainer:
         config = self.setup.config
         begin = time.perf_counter()
         metrics_path = self.out / "metrics.jsonl"
-        while True:
-            if seconds is not None and time.perf_counter() - begin >= seconds:
-                break
-            if max_iterations is not None and self.progress.iteration >= max_iterations:
-                break
-            if config.stop_at_rank and self.progress.best_rank and \
-                    self.progress.best_rank <= config.stop_at_rank:
-                break
+        while not self._stop(seconds is not None and time.perf_counter() - begin >= seconds,
+                             max_iterations):
             metrics = self.iterate()
             if config.eval_every and self.progress.iteration % config.eval_every == 0:
                 metrics["eval"] = self.evaluate()
@@ -432,8 +462,16 @@ class Trainer:
             if self.progress.iteration % config.checkpoint_every == 0:
                 self.save_checkpoint()
         self.save_checkpoint()
-        self.checkpoints.wait()
+        if self.writer:
+            self.checkpoints.wait()
         return self.progress
+
+    def _stop(self, out_of_time: bool, max_iterations: int | None) -> bool:
+        """Whether to stop before the next iteration (process 0's clock decides for all)."""
+        progress, stop_at = self.progress, self.setup.config.stop_at_rank
+        stop = (out_of_time or (max_iterations is not None and progress.iteration >= max_iterations)
+                or bool(stop_at and progress.best_rank and progress.best_rank <= stop_at))
+        return bool(processes.from_process_0(np.array(stop)))
 
     def evaluate(self) -> dict:
         """``eval_games`` greedy games (no Gumbel noise) on the target in its own basis."""

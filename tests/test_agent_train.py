@@ -65,8 +65,15 @@ def test_train_kill_resume_and_reproducible(tmp_path, env):
     assert all(np.isfinite(m["loss"]) for m in before) and before[0]["games"] >= 4
     found_before = sorted(p.name for p in (run / "found").glob("*.json"))
 
+    # The resume, a fresh run with the same seed and a resume with another seed run side by
+    # side (all three find the programs in the compilation cache).
+    again = tmp_path / "again"
     resumed = _train(["--config", str(config), "--out", str(run), "--seed", "3", "--resume",
                       "--iterations", str(saved_step + 2)], env)
+    fresh = _train(["--config", str(config), "--out", str(again), "--seed", "3",
+                    "--iterations", "2"], env)
+    wrong = _train(["--config", str(config), "--out", str(run), "--seed", "4", "--resume"],
+                   env)
     out, err = resumed.communicate(timeout=200)
     assert resumed.returncode == 0, err
     # One metrics line per iteration: lines written after the checkpoint (and before the kill)
@@ -82,16 +89,11 @@ def test_train_kill_resume_and_reproducible(tmp_path, env):
         assert verify(io.load(run / "found" / name)).valid
 
     # Same seed, fresh folder: the same first iterations, bit for bit.
-    again = tmp_path / "again"
-    fresh = _train(["--config", str(config), "--out", str(again), "--seed", "3",
-                    "--iterations", "2"], env)
     out, err = fresh.communicate(timeout=200)
     assert fresh.returncode == 0, err
     assert [m["loss"] for m in _metrics(again)] == [m["loss"] for m in before[:2]]
 
     # Resuming into a folder with another seed is a one-line error.
-    wrong = _train(["--config", str(config), "--out", str(run), "--seed", "4", "--resume"],
-                   env)
     out, err = wrong.communicate(timeout=100)
     assert wrong.returncode == 2 and err.strip().count("\n") == 0 and "seed" in err
 

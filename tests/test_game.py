@@ -75,13 +75,14 @@ def test_1024_games_match_numpy_reference(field):
                                    jnp.asarray(actions, jnp.int32))
     play(jnp.asarray(targets, jnp.int32), jnp.asarray(dims), jnp.asarray(actions, jnp.int32))
 
+    residuals, rewards, dones = map(np.asarray, (state.residual, rewards, dones))
     early = 0
     for b in range(batch):
         residual, ref_rewards, ref_dones = reference_play(targets[b], actions[b],
                                                           config.max_moves, field)
-        np.testing.assert_array_equal(np.asarray(state.residual[b]), residual)
-        np.testing.assert_array_equal(np.asarray(rewards[b]), ref_rewards)
-        np.testing.assert_array_equal(np.asarray(dones[b]), ref_dones)
+        np.testing.assert_array_equal(residuals[b], residual)
+        np.testing.assert_array_equal(rewards[b], ref_rewards)
+        np.testing.assert_array_equal(dones[b], ref_dones)
         early += bool(ref_dones[1])
     assert early >= batch // 4  # the planted games really ended after two moves
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from tensorgame.commands.core import parse_shape
 from tensorgame.errors import TensorgameError, one_line
 
+JOIN_SECONDS = 300  # how long a process waits for the others to start
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -57,9 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise TensorgameError("--seconds must be positive")
     if args.iterations is not None and args.iterations < 1:
         raise TensorgameError("--iterations must be at least 1")
-    multi = (args.coordinator, args.num_processes, args.process_id)
-    if any(x is not None for x in multi) and not all(x is not None for x in multi):
-        raise TensorgameError("--coordinator, --num-processes and --process-id go together")
+    check_processes(args.coordinator, args.num_processes, args.process_id)
 
     from agents.config import load_config
 
@@ -67,8 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
     import jax
 
     if args.coordinator:
-        jax.distributed.initialize(coordinator_address=args.coordinator,
-                                   num_processes=args.num_processes, process_id=args.process_id)
+        join_processes(args.coordinator, args.num_processes, args.process_id)
     from agents.compilation import enable_compilation_cache
 
     enable_compilation_cache()
@@ -107,6 +106,36 @@ def run_train(args: argparse.Namespace) -> int:
     say(f"stopped after {result.iteration} batches, {result.games} games, "
         f"{result.wall:.1f}s of training; best rank {best}; checkpoint in {out}/checkpoints")
     return 0
+
+
+def check_processes(coordinator: str | None, count: int | None, index: int | None) -> None:
+    """A one-line error unless the multi-process flags are all absent or all valid."""
+    given = [x is not None for x in (coordinator, count, index)]
+    if not any(given):
+        return
+    if not all(given):
+        raise TensorgameError("--coordinator, --num-processes and --process-id go together")
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TensorgameError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+    if count < 1:
+        raise TensorgameError("--num-processes must be at least 1")
+    if not 0 <= index < count:
+        raise TensorgameError(f"--process-id must lie in [0, {count - 1}], got {index}")
+
+
+def join_processes(coordinator: str, count: int, index: int) -> None:
+    """jax.distributed.initialize (CPU collectives: gloo); a one-line error if it fails."""
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=count,
+                                   process_id=index, initialization_timeout=JOIN_SECONDS)
+    except Exception as error:  # jaxlib raises its own runtime errors, with multi-line text
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise TensorgameError(f"process {index} could not join the {count} processes at "
+                              f"{coordinator} within {JOIN_SECONDS}s: {reason}") from None
 
 
 def run_plot(args: argparse.Namespace) -> int:

@@ -1,0 +1,121 @@
+"""Several hosts as the README runs them: the same `tensorgame train` in two processes on localhost
+(jax.distributed, CPU collectives over gloo), one run folder written by process 0, a resume, and
+the same steps as one process with two devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("OVERRIDES = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, quantiles=4, "
+        "samples=8, simulations=4, considered_actions=4, games=4, batch_size=16, "
+        "updates_per_batch=2, checkpoint_every=2, eval_every=0, replay_size=512, "
+        "solutions_kept=8, pretrain_steps=2)\n")
+TIMEOUT = 400
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("jax_cache")
+    return {**os.environ, "TENSORGAME_JAX_CACHE": str(cache), "JAX_PLATFORMS": "cpu"}
+
+
+def _command(config: Path, run: Path, iterations: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--quiet",
+            "--results", "none", "--seed", "5", "--config", str(config), "--out", str(run),
+            "--iterations", str(iterations), *extra]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _two_processes(command: list[str], env: dict) -> list[tuple[int, str, str]]:
+    """Run ``command`` as processes 0 and 1 of one job; (returncode, stdout, stderr) of each."""
+    port = _free_port()
+    processes = [subprocess.Popen(
+        command + ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                   "--process-id", str(index)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True) for index in range(2)]
+    try:
+        outputs = [p.communicate(timeout=TIMEOUT) for p in processes]
+        return [(p.returncode, *output) for p, output in zip(processes, outputs)]
+    finally:
+        for p in processes:
+            p.kill()
+
+
+def _metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _checkpoint_steps(run: Path) -> list[int]:
+    return sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+
+
+def _returncodes(results) -> list[int]:
+    return [code for code, _, _ in results]
+
+
+def test_two_processes_train_resume_and_match_one_process(tmp_path, env):
+    config = tmp_path / "tiny.py"
+    config.write_text(TINY)
+    run = tmp_path / "run"
+    first = _two_processes(_command(config, run, 2), env)
+    assert _returncodes(first) == [0, 0], [err[-3000:] for _, _, err in first]
+    assert "2 device(s)" in first[0][1] and first[1][1] == ""  # process 0 alone reports
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "found", "metrics.jsonl",
+                                                     "run.json"]
+    assert json.loads((run / "run.json").read_text())["seed"] == 5
+    before = _metrics(run)
+    assert [m["iteration"] for m in before] == [1, 2] and before[0]["games"] >= 4
+    assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in before)
+    assert _checkpoint_steps(run) == [2]
+
+    # A second start without --resume: the same one-line error in both processes, no hang.
+    again = _two_processes(_command(config, run, 4), env)
+    assert _returncodes(again) == [2, 2]
+    for _, _, err in again:
+        assert err.strip().splitlines()[-1].endswith("already holds a run: pass --resume or "
+                                                     "another --out")
+
+    resumed = _two_processes(_command(config, run, 4, "--resume"), env)
+    assert _returncodes(resumed) == [0, 0], [err[-3000:] for _, _, err in resumed]
+    rows = _metrics(run)
+    assert [m["iteration"] for m in rows] == [1, 2, 3, 4] and rows[:2] == before
+    assert _checkpoint_steps(run) == [2, 4]
+
+    # Both processes continued from step 2 with the same state: the losses are those of one
+    # process with two devices running four iterations straight.
+    single = tmp_path / "single"
+    result = subprocess.run(_command(config, single, 4), cwd=ROOT, capture_output=True,
+                            text=True, timeout=TIMEOUT,
+                            env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [m["loss"] for m in _metrics(single)] == [m["loss"] for m in rows]
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--num-processes", "2"], "--coordinator, --num-processes and --process-id go together"),
+    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
+     "--coordinator must be HOST:PORT, got 'localhost'"),
+    (["--coordinator", "h:1", "--num-processes", "0", "--process-id", "0"],
+     "--num-processes must be at least 1"),
+    (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
+     "--process-id must lie in [0, 1], got 2"),
+])
+def test_bad_process_flags_are_one_line(flags, message, capsys):
+    from tensorgame.cli import main
+
+    assert main(["train", "--target", "2,2,2", *flags]) == 2
+    assert capsys.readouterr().err == f"tensorgame train: error: {message}\n"

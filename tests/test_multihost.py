@@ -40,13 +40,17 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _two_processes(command: list[str], env: dict) -> list[tuple[int, str, str]]:
-    """Run ``command`` as processes 0 and 1 of one job; (returncode, stdout, stderr) of each."""
+def _start(command: list[str], env: dict) -> list[subprocess.Popen]:
+    """Start ``command`` as processes 0 and 1 of one job."""
     port = _free_port()
-    processes = [subprocess.Popen(
+    return [subprocess.Popen(
         command + ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
                    "--process-id", str(index)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True) for index in range(2)]
+
+
+def _finish(processes: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
+    """(returncode, stdout, stderr) of each process."""
     try:
         outputs = [p.communicate(timeout=TIMEOUT) for p in processes]
         return [(p.returncode, *output) for p, output in zip(processes, outputs)]
@@ -67,11 +71,16 @@ def _returncodes(results) -> list[int]:
     return [code for code, _, _ in results]
 
 
-def test_two_processes_train_resume_and_match_one_process(tmp_path, env):
+def test_two_processes_train_resume_and_match_one_process(tmp_path, env, request):
     config = tmp_path / "tiny.py"
     config.write_text(TINY)
-    run = tmp_path / "run"
-    first = _two_processes(_command(config, run, 2), env)
+    run, single = tmp_path / "run", tmp_path / "single"
+    # One process with two devices, four iterations straight: the reference, run alongside.
+    reference = subprocess.Popen(
+        _command(config, single, 4), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    request.addfinalizer(reference.kill)
+    first = _finish(_start(_command(config, run, 2), env))
     assert _returncodes(first) == [0, 0], [err[-3000:] for _, _, err in first]
     assert "2 device(s)" in first[0][1] and first[1][1] == ""  # process 0 alone reports
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "found", "metrics.jsonl",
@@ -82,14 +91,15 @@ def test_two_processes_train_resume_and_match_one_process(tmp_path, env):
     assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in before)
     assert _checkpoint_steps(run) == [2]
 
-    # A second start without --resume: the same one-line error in both processes, no hang.
-    again = _two_processes(_command(config, run, 4), env)
+    # A second start without --resume fails in both processes with the same one-line error
+    # (no hang), while both processes resume the run side by side.
+    again = _start(_command(config, run, 4), env)
+    resumed = _finish(_start(_command(config, run, 4, "--resume"), env))
+    again = _finish(again)
     assert _returncodes(again) == [2, 2]
     for _, _, err in again:
         assert err.strip().splitlines()[-1].endswith("already holds a run: pass --resume or "
                                                      "another --out")
-
-    resumed = _two_processes(_command(config, run, 4, "--resume"), env)
     assert _returncodes(resumed) == [0, 0], [err[-3000:] for _, _, err in resumed]
     rows = _metrics(run)
     assert [m["iteration"] for m in rows] == [1, 2, 3, 4] and rows[:2] == before
@@ -97,11 +107,8 @@ def test_two_processes_train_resume_and_match_one_process(tmp_path, env):
 
     # Both processes continued from step 2 with the same state: the losses are those of one
     # process with two devices running four iterations straight.
-    single = tmp_path / "single"
-    result = subprocess.run(_command(config, single, 4), cwd=ROOT, capture_output=True,
-                            text=True, timeout=TIMEOUT,
-                            env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    _, err = reference.communicate(timeout=TIMEOUT)
+    assert reference.returncode == 0, err[-3000:]
     assert [m["loss"] for m in _metrics(single)] == [m["loss"] for m in rows]
 
 

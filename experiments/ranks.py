@@ -238,7 +238,8 @@ def seed_table(data: dict) -> list[str]:
                  "`starts.symmetric_start`), per seed a budget of CPU seconds; tuning seeds were "
                  "used to choose the settings, reporting seeds were run once with the settings "
                  "shown; CPU seconds are process time on the shared 2 cores, inflated when the "
-                 "load is high):", "",
+                 "load is high; symmetric walks count flips of orbits, three flips of terms "
+                 "each):", "",
              "| target | label | settings | seed | best rank | reached | CPU s to target "
              "(or budget) | flips | wall s |", "|---|---|---|---|---|---|---|---|---|"]
     summary = []

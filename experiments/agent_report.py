@@ -27,9 +27,10 @@ def main() -> None:
                  "seconds_per_call", "simulations_per_s", "first_call_s"]))
     print(table(results / "agent_throughput_profile.csv", ["target", "config", "games", "stage",
                                                            "ms"]))
-    print(table(results / "agent_rediscovery.csv",
-                ["label", "seed", "found_rank7", "seconds_to_rank7", "best_rank", "batches",
-                 "games", "training_seconds", "budget_s"]))
+    rediscovery = ["label", "seed", "found_rank7", "seconds_to_rank7", "best_rank", "batches",
+                   "games", "training_seconds", "budget_s"]
+    for name in ("agent_rediscovery.csv", "agent_ablation.csv", "agent_plain.csv"):
+        print(table(results / name, rediscovery))
 
 
 if __name__ == "__main__":

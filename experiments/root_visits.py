@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 IDENTITY_TERM = ((1, 0, 0, 1),) * 3
 SCHEMES = (  # (symmetric term, orbit, orbit) per scheme
     (IDENTITY_TERM, ((-1, -1, 0, 0), (0, 0, 0, -1), (-1, 0, 1, 0)),
-     ((-1, 0, -1, 0), (-1, 1, 0, 0), (0, 0, 0, -1))),
-    (IDENTITY_TERM, ((-1, 0, 0, 0), (0, -1, 0, -1), (0, 0, 1, -1)),
      ((-1, 0, 0, 0), (0, -1, 0, 1), (0, 0, 1, 1))),
+    (IDENTITY_TERM, ((-1, 0, -1, 0), (-1, 1, 0, 0), (0, 0, 0, -1)),
+     ((-1, 0, 0, 0), (0, -1, 0, -1), (0, 0, 1, -1))),
 )
 SETTINGS = {  # label -> config changes
     "Gumbel MuZero, 16 simulations, 16 considered (before)": dict(),

@@ -55,11 +55,13 @@ def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: s
     env = {**os.environ, "TENSORGAME_JAX_CACHE": str(cache)}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    found_at = None
+    found_at, best = None, ""
     for line in process.stdout:
         print(f"  [seed {seed} {time.perf_counter() - start:6.1f}s] {line.rstrip()}", flush=True)
         if found_at is None and "found a rank-7 algorithm" in line:
             found_at = time.perf_counter() - start
+        if "best rank" in line:  # the last line: after the final evaluation games too
+            best = line.rsplit("best rank", 1)[1].split(";")[0].strip()
     process.wait()
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x]
     subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
@@ -68,7 +70,7 @@ def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: s
     games = rows[-1]["games"] if rows else ""
     return {"label": label, "seed": seed, "found_rank7": found_at is not None,
             "seconds_to_rank7": round(found_at, 1) if found_at is not None else "",
-            "best_rank": rows[-1]["best_rank"] if rows else "", "batches": len(rows),
+            "best_rank": best, "batches": len(rows),
             "games": games,
             "training_seconds": rows[-1]["wall"] if rows else "",
             "budget_s": budget}

@@ -1,9 +1,11 @@
 """Where the search puts its visits at the root of T_{2,2,2} (the cyclic-symmetric game).
 
     .venv/bin/python experiments/root_visits.py [--pretrain 1500] [--seed 100] [--games 512]
+    .venv/bin/python experiments/root_visits.py --run runs/rediscovery_full_s11
 
 Trains a network on synthetic demonstrations only (``--pretrain`` updates of
-experiments/strassen_symmetric.py's learner, ``--seed``), then searches the first move of
+experiments/strassen_symmetric.py's learner, ``--seed``), or takes the network of a training
+run's last checkpoint (``--run``, a copy of the folder is resumed), then searches the first move of
 ``--games`` independent games with each setting below and reports, per setting, the search
 policy the learner is trained on (PUCT: the visit distribution; Gumbel MuZero: its improved
 policy over the considered moves, each of which gets one visit at 16 simulations and 16
@@ -20,10 +22,11 @@ this measurement: the agent never sees them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
+import json
 import runpy
-import time
+import shutil
+import tempfile
 from pathlib import Path
 
 import jax
@@ -36,7 +39,7 @@ from agents.search import search
 from agents.selfplay import proposals
 from agents.setup import init_params, make_setup
 from agents.solutions import SolutionStore
-from agents.train import make_learn_fn, make_mesh, make_start_fn
+from agents.train import Trainer, make_learn_fn, make_mesh, make_start_fn
 from tensorgame import game
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +82,19 @@ def pretrained(overrides: dict, seed: int, steps: int):
     return params, {name: float(value) for name, value in metrics.items()}
 
 
+def from_run(run: Path, seed: int):
+    """The config and network of ``run``'s last checkpoint (resumed from a copy of the folder)."""
+    description = json.loads((run / "run.json").read_text())
+    overrides = description["config"]
+    setup = make_setup(tuple(description["target"]), description["field"],
+                       make_config(overrides), description["seed"])
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "run"
+        shutil.copytree(run, copy)
+        trainer = Trainer(setup, copy, None, resume=True, log=lambda _: None)
+        return overrides, trainer.state["params"], trainer.progress.iteration
+
+
 def measure(overrides: dict, params, games: int, seed: int) -> dict:
     setup = make_setup((2, 2, 2), "Z", make_config(overrides), seed)
     config, spec = setup.game, setup.search
@@ -110,21 +126,26 @@ def main() -> None:
     parser.add_argument("--pretrain", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=100)
     parser.add_argument("--games", type=int, default=512)
+    parser.add_argument("--run", type=Path, help="a training run folder: measure its network")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_root_visits.md"))
     args = parser.parse_args()
-    base = dict(runpy.run_path(str(ROOT / "experiments" / "strassen_symmetric.py"))["OVERRIDES"])
-    start = time.perf_counter()
-    params, metrics = pretrained(base, args.seed, args.pretrain)
-    print(f"pretrained {args.pretrain} updates in {time.perf_counter() - start:.0f}s: {metrics}")
+    if args.run:
+        base, params, iteration = from_run(args.run, args.seed)
+        source = f"the network of {args.run.name} after {iteration} iterations"
+    else:
+        base = dict(runpy.run_path(str(ROOT / "experiments" / "strassen_symmetric.py"))[
+            "OVERRIDES"])
+        params, metrics = pretrained(base, args.seed, args.pretrain)
+        source = f"{args.pretrain} demonstration-only updates"
+        print(f"pretrained: {metrics}")
     rows = []
     for label, changes in SETTINGS.items():
         row = measure({**base, **changes}, params, args.games, args.seed)
         print(label, row, flush=True)
         rows.append((label, row))
     columns = list(rows[0][1])
-    lines = [f"\n### Root of T_2,2,2, symmetric game: {args.games} searches after {args.pretrain} "
-             f"demonstration-only updates (seed {args.seed}, "
-             f"{datetime.date.today().isoformat()})\n",
+    lines = [f"\n### Root of T_2,2,2, symmetric game: {args.games} searches, {source} (seed "
+             f"{args.seed}, {datetime.date.today().isoformat()})\n",
              "| setting | " + " | ".join(columns) + " |",
              "|---|" + "---|" * len(columns)]
     lines += [f"| {label} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |"

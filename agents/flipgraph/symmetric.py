@@ -148,9 +148,8 @@ def _settle_orbit(reps, orbits, syms, singles, o):
                 e1 = reps[1, o] == reps[(1 + r) % 3, s]
                 e2 = reps[2, o] == reps[(2 + r) % 3, s]
                 if e0 + e1 + e2 >= 2:
+                    # the free position c (equal orbits: c = 2, the merge zeroes it, both vanish)
                     c = 0 if not e0 else (1 if not e1 else 2)
-                    if e0 and e1 and e2:
-                        c = 2  # equal orbits: the merge zeroes a factor and both vanish
                     reps[(c + r) % 3, s] ^= reps[c, o]
                     merged = s
                     break

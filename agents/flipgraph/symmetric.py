@@ -19,7 +19,7 @@ import dataclasses
 import numba
 import numpy as np
 
-from agents.flipgraph.kernel import FLIPS_EXHAUSTED, IMPROVED, _rand
+from agents.flipgraph.kernel import FLIPS_EXHAUSTED, IMPROVED, _finish, _rand
 from agents.flipgraph.packing import _bits, _unbits
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization
@@ -269,7 +269,4 @@ def walk(reps, orbits, syms, singles, max_flips, plateau_min, plateau_max, max_r
             if rank <= stop_rank:
                 status = IMPROVED
                 break
-    info[0] = status
-    info[1] = flips
-    info[2] = pluses
-    return orbits, singles
+    return _finish(info, status, flips, pluses, (orbits, singles))

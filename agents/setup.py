@@ -84,4 +84,5 @@ def init_params(setup: RunSetup, key: jax.Array) -> Any:
                       recent=jnp.zeros((1, h, 3, s), jnp.int32),
                       move_count=jnp.zeros((1,), jnp.int32), dims=jnp.asarray(setup.dims)[None])
     tokens = jnp.zeros((1, 1, setup.net.spec.tokenizer.length), jnp.int32)
-    return setup.net.init(key, *features(obs, setup.game.max_moves), tokens)
+    # One compiled program: run op by op, Flax's init compiles every initializer separately.
+    return jax.jit(setup.net.init)(key, *features(obs, setup.game.max_moves), tokens)

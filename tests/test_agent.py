@@ -107,21 +107,26 @@ def test_sampled_prior_sums_to_one_over_distinct_moves():
 
 def test_network_shapes_and_demonstrations(setup):
     key = jax.random.key(0)
-    obs, move, ret = demonstration_batch(key, jnp.asarray(setup.dims), 10, 8, setup.game, 0.5)
+    obs, move, ret = jax.jit(lambda k: demonstration_batch(k, jnp.asarray(setup.dims), 10, 8,
+                                                           setup.game, 0.5))(key)
     assert obs.residual.shape == (10, 4, 4, 4) and move.shape == (10, 3, 4) and ret.shape == (10,)
     assert np.all(np.asarray(ret) <= -1)
     # The next move is legal and canonical, and the residual has rank <= -return: replaying the
     # demonstration's own moves is the check (the residual minus the move has rank -return - 1).
-    for b in range(10):
-        state = game.State(residual=obs.residual[b], dims=obs.dims[b],
-                           moves=jnp.zeros((8, 3, 4), jnp.int32), move_count=jnp.int32(0),
-                           rank=jnp.int32(0), terminated=jnp.bool_(False))
-        assert bool(game.is_legal(move[b], state, setup.game))
-        assert np.array_equal(game.canonicalize(move[b], setup.game), move[b])
+    @jax.jit
+    @jax.vmap
+    def legal_and_canonical(residual, dims, action):
+        state = game.State(residual=residual, dims=dims, moves=jnp.zeros((8, 3, 4), jnp.int32),
+                           move_count=jnp.int32(0), rank=jnp.int32(0),
+                           terminated=jnp.bool_(False))
+        return game.is_legal(action, state, setup.game), game.canonicalize(action, setup.game)
+
+    legal, canonical = legal_and_canonical(obs.residual, obs.dims, move)
+    assert np.asarray(legal).all() and np.array_equal(canonical, move)
     params = init_params(setup, key)
     from agents.search import features
     tokens = setup.net.spec.tokenizer.encode(move)[:, None]
-    quantiles, logits = setup.net.apply(params, *features(obs, 8), tokens)
+    quantiles, logits = jax.jit(setup.net.apply)(params, *features(obs, 8), tokens)
     assert quantiles.shape == (10, 4) and logits.shape == (10, 1, 3, 81)
 
 
@@ -330,14 +335,16 @@ def test_slots_restart_and_replay_rebuilds_games():
     assert np.asarray(ended.ended).sum() == 6 and int(replay.added[0]) == 6
     assert np.all(np.asarray(actors.states.move_count) == 2)  # restarted, then 2 more moves
     r = jax.tree.map(np.asarray, replay)
+    rank_bound = jax.jit(lambda t: game.rank_bound(t, setup.game))
     for g in range(6):
         count = r.counts[g]
         moves = r.moves[g, :count].astype(np.int64)
         rest = r.targets[g] - np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2])
         solved = not rest.any()
-        penalty = 0 if solved else int(game.rank_bound(jnp.asarray(rest), setup.game))
+        penalty = 0 if solved else int(rank_bound(jnp.asarray(rest, jnp.int32)))
         assert r.returns[g, 0] == -count - penalty
-    pairs = replay_lib.sample(replay, jax.random.key(4), 32, dims, setup.game)
+    pairs = jax.jit(lambda r, k: replay_lib.sample(r, k, 32, dims, setup.game))(
+        replay, jax.random.key(4))
     p = jax.tree.map(np.asarray, pairs)
     assert p.mask.min() == 1 and np.all(p.obs.dims == np.asarray(dims))
     for i in range(32):
@@ -371,9 +378,10 @@ def test_only_games_below_policy_below_teach_the_policy():
                         returns=jnp.asarray([[-7.0, 0.0], [-8.0, 0.0]]),
                         added=jnp.asarray([2], jnp.int32))
     dims = jnp.asarray([4, 4, 4])
+    sample = jax.jit(lambda k, below: replay_lib.sample(ring, k, 64, dims, config, below),
+                     static_argnums=1)
     for below, teaching in ((0, {-7.0, -8.0}), (8, {-7.0}), (7, set())):
-        p = jax.tree.map(np.asarray, replay_lib.sample(ring, jax.random.key(below), 64, dims,
-                                                       config, below))
+        p = jax.tree.map(np.asarray, sample(jax.random.key(below), below))
         assert p.mask.min() == 1 and set(p.returns) == {-7.0, -8.0}
         first_game = p.obs.residual[:, 0, 0, 0] == 1
         assert np.array_equal(p.returns == -7.0, first_game)

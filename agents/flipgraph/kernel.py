@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-FLIPS_EXHAUSTED, IMPROVED = 0, 1
+FLIPS_EXHAUSTED, IMPROVED, INDEX_BROKEN = 0, 1, 2  # the last only from ``audited_walk``
 
 
 @numba.njit(cache=True)
@@ -354,8 +354,34 @@ def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
                  info)
 
 
+@numba.njit(cache=True)
+def audited_walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
+                 stop_rank, info):
+    """``walk`` that compares its flip index with one rebuilt from scratch after every flip and
+    stops with status INDEX_BROKEN at the first difference (for tests; slow)."""
+    if ternary:
+        return _walk(pos, neg, rank, True, max_flips, plateau_min, plateau_max, max_rank,
+                     stop_rank, info, True)
+    return _walk(pos, neg, rank, False, max_flips, plateau_min, plateau_max, max_rank, stop_rank,
+                 info, True)
+
+
+@numba.njit(cache=True)
+def _index_agrees(pos, neg, rank, ternary, pairs, npairs):
+    """The pair lists hold the same pairs as lists rebuilt from the live terms."""
+    hkey, hbid, lists, fresh, counts, where = _index(pos.shape[1], ternary)
+    _rebuild(pos, neg, rank, ternary, hkey, hbid, lists, fresh, counts, where)
+    for k in range(3):
+        if counts[k] != npairs[k]:
+            return False
+        if not np.array_equal(np.sort(pairs[k, :npairs[k]]), np.sort(fresh[k, :counts[k]])):
+            return False
+    return True
+
+
 @numba.njit(cache=True, inline="always")
-def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
+def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info,
+          audit=False):
     hkey, hbid, lists, pairs, npairs, where = _index(pos.shape[1], ternary)
     mask = hbid.shape[1] - 1
     shift = np.uint64(npairs[_SHIFT])
@@ -536,6 +562,9 @@ def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank
                 if rank <= stop_rank:
                     status = IMPROVED
                     break
+        elif audit and not _index_agrees(pos, neg, rank, ternary, pairs, npairs):
+            status = INDEX_BROKEN
+            break
     return _finish(info, status, flips, pluses, rank)
 
 

@@ -125,8 +125,9 @@ def _scheme(f: Factorization, x, how: str) -> Factorization:
     return Factorization(f.shape, "Z", *x, meta=meta)
 
 
-def _signs(f, x0, target, seconds, rng) -> tuple[Factorization | None, str]:
-    """Search the mod-4 sign solutions for one that is exact over Z (see ``lift``)."""
+def _signs(f, x0, target, seconds, rng, tries=None) -> tuple[Factorization | None, str]:
+    """Search the mod-4 sign solutions for one that is exact over Z (see ``lift``): random
+    restarts, each followed by a descent, for ``seconds`` or (if given) ``tries`` restarts."""
     columns = np.array([(k, r, i) for k, a in enumerate(x0) for r, i in zip(*np.nonzero(a))])
     rows = _system(x0, columns, _residual(x0, target) // 2)
     pivots, consistent = _eliminate(rows, len(columns))
@@ -151,8 +152,10 @@ def _signs(f, x0, target, seconds, rng) -> tuple[Factorization | None, str]:
             x[k][columns[mask, 1], columns[mask, 2]] = -1
         return x
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + seconds if tries is None else float("inf")
+    restarts = 0
+    while time.monotonic() < deadline and (tries is None or restarts < tries):
+        restarts += 1
         d = base.copy()
         if len(free):
             d ^= np.logical_xor.reduce(kernel_vectors[rng.random(len(free)) < 0.5], axis=0)
@@ -181,7 +184,8 @@ def _signs(f, x0, target, seconds, rng) -> tuple[Factorization | None, str]:
             candidate = _scheme(f, scheme_of(d), "signs")
             if verify(candidate).valid:
                 return candidate, ""
-    return None, f"no sign lift found in {seconds:g}s"
+    return None, (f"no sign lift found in {seconds:g}s" if tries is None
+                  else f"no sign lift found in {tries} tries")
 
 
 def _hensel(f, x0, target, max_power) -> tuple[Factorization | None, str]:
@@ -212,11 +216,12 @@ def _hensel(f, x0, target, max_power) -> tuple[Factorization | None, str]:
 
 
 def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed: int = 0,
-         hensel_limit: int = 4 * 10**8) -> LiftResult:
+         hensel_limit: int = 4 * 10**8, sign_tries: int | None = None) -> LiftResult:
     """Lift a scheme valid mod 2 to a scheme valid over Z, or say why that did not work.
 
-    ``sign_seconds`` bounds the sign search, ``hensel_limit`` the size (equations x unknowns) of
-    the full system tried in step 2.
+    ``sign_seconds`` bounds the sign search (or, if given, ``sign_tries`` its random restarts:
+    then the result does not depend on the machine's speed), ``hensel_limit`` the size (equations
+    x unknowns) of the full system tried in step 2.
     """
     if f.field == "Z" and verify(f).valid:
         return LiftResult(f, "already valid over Z")
@@ -225,7 +230,7 @@ def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed:
     x0 = tuple((a % 2).astype(np.int64) for a in f.factors)
     target = f.target()
     rng = np.random.default_rng(seed)
-    lifted, no_signs = _signs(f, x0, target, sign_seconds, rng)
+    lifted, no_signs = _signs(f, x0, target, sign_seconds, rng, sign_tries)
     if lifted is not None:
         return LiftResult(lifted, "lifted with signs (coefficients in {-1, 0, 1})")
     size = target.size * sum(a.size for a in x0)
@@ -240,30 +245,35 @@ def lift(f: Factorization, sign_seconds: float = 10.0, max_power: int = 6, seed:
 
 
 def lift_with_retries(best: Factorization, config, seconds: float, seed: int = 0,
-                      log=lambda line: None) -> LiftResult:
+                      log=lambda line: None, flips: int | None = None) -> LiftResult:
     """Lift ``best`` (valid mod 2); if it does not lift, lift other schemes of its rank.
 
     The others are met by a walk mod 2 from ``best`` (``harvest``, a third of ``seconds``); each is
     tried with signs first (coefficients in {-1, 0, 1}), then all of them with Hensel lifting,
     until one lifts or ``seconds`` have passed. ``config`` is the walk's WalkConfig; ``log``
     receives one line per stage. This is the one lifting procedure of ``tensorgame improve``
-    and ``experiments/ranks.py``.
+    and ``experiments/ranks.py``. With ``flips`` the budget is work, not time, and the result
+    is reproducible on any machine: the walk makes ``flips`` flips, each sign search 20 random
+    restarts, and ``seconds`` is ignored.
     """
     from agents.flipgraph.search import harvest
 
-    result = lift(best, seed=seed)
+    by_work = flips is not None
+    result = lift(best, seed=seed, sign_tries=20 if by_work else None)
     if result.scheme is not None:
         return result
     log(f"rank {best.rank} does not lift to Z: {result.how}")
     t0 = time.monotonic()
-    others = harvest(best, dataclasses.replace(config, field="Z2"), seconds / 3, seed=seed)[1:]
+    others = harvest(best, dataclasses.replace(config, field="Z2"),
+                     float("inf") if by_work else seconds / 3, seed=seed, max_flips=flips)[1:]
     log(f"trying {len(others)} other rank-{best.rank} schemes met by a walk")
     for limit in (0, 10**8):  # signs first, then Hensel lifts with larger coefficients
         for other in others:
-            if time.monotonic() - t0 > seconds:
+            if not by_work and time.monotonic() - t0 > seconds:
                 break
-            result = lift(other, sign_seconds=0.5 if limit == 0 else 0, seed=seed,
-                          hensel_limit=limit)
+            signs = ({"sign_tries": 20 if limit == 0 else 0} if by_work
+                     else {"sign_seconds": 0.5 if limit == 0 else 0})
+            result = lift(other, seed=seed, hensel_limit=limit, **signs)
             if result.scheme is not None:
                 return LiftResult(result.scheme, f"another of {len(others)} rank-{best.rank} "
                                                  f"schemes met by a walk: {result.how}")

@@ -359,11 +359,12 @@ def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, reco
 
 
 def harvest(start: Factorization, config: WalkConfig, seconds: float, seed: int = 0,
-            limit: int = 100) -> list[Factorization]:
+            limit: int = 100, max_flips: int | None = None) -> list[Factorization]:
     """Up to ``limit`` distinct schemes of the rank of ``start`` (or lower), met by one walker.
 
     Used to find, among many schemes of one rank, those with a property the walk does not see
-    (e.g. that they lift from Z2 to Z). The first is ``start`` itself (reduced).
+    (e.g. that they lift from Z2 to Z). The first is ``start`` itself (reduced). The walk stops
+    after ``seconds`` or, if given, once it has made ``max_flips`` flips (reproducible).
     """
     config = dataclasses.replace(config, chunk=min(config.chunk, 20_000))
     walker = Walker(start, config, seed)
@@ -374,7 +375,8 @@ def harvest(start: Factorization, config: WalkConfig, seconds: float, seed: int 
             key = s.pos[:, :s.rank].tobytes() + s.neg[:, :s.rank].tobytes()
             if key not in seen and s.rank <= start.rank:
                 seen[key] = _checked(s, {"found_by": "agents.flipgraph.harvest", "seed": seed})
-        if time.monotonic() - t0 >= seconds:
+        if time.monotonic() - t0 >= seconds or (max_flips is not None
+                                                 and walker.flips >= max_flips):
             break
         walker.step()
     return list(seen.values())[:limit]

@@ -19,6 +19,7 @@ folder check, the resumed state, the decision to stop.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -188,8 +189,10 @@ class Trainer:
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
         self._open_run_folder(resume)
-        params = init_params(setup, jax.random.fold_in(root, 0))
-        opt_state = self.optimizer.init(params)
+        # One compiled program each: run op by op, the network's init compiles ~170 small
+        # programs (minutes on a loaded 2-core CPU).
+        params = jax.jit(functools.partial(init_params, setup))(jax.random.fold_in(root, 0))
+        opt_state = jax.jit(self.optimizer.init)(params)
         actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
         self.state = {"params": params, "opt_state": opt_state, "actors": actors,
                       "replay": replay}
@@ -269,10 +272,19 @@ class Trainer:
             self.act_fn, self.learn_fn = act.result(), learn.result()
 
     def _restore(self) -> None:
-        """Process 0 reads the last checkpoint; every process continues from it."""
+        """Process 0 reads the last checkpoint; every process continues from it (or stops with
+        process 0's one-line error)."""
         template = jax.tree.map(lambda x: np.zeros(np.shape(x), x.dtype),
                                 self._checkpoint_tree())
-        tree, progress = self._read_checkpoint(template) if self.writer else (None, None)
+        tree, progress, error = None, None, ""
+        if self.writer:
+            try:
+                tree, progress = self._read_checkpoint(template)
+            except TensorgameError as problem:
+                error = str(problem)
+        error = processes.text_from_process_0(error)
+        if error:
+            raise TensorgameError(error)
         restored = bool(processes.from_process_0(np.array(tree is not None)))
         self.progress = Progress(**json.loads(processes.text_from_process_0(
             json.dumps(dataclasses.asdict(progress or Progress())))))
@@ -319,7 +331,7 @@ class Trainer:
         return {**self.state, "solutions": self.solutions.state()}
 
     def save_checkpoint(self) -> None:
-        tree = jax.tree.map(np.asarray, _to_host(self._checkpoint_tree()))
+        tree = self._to_host(self._checkpoint_tree())
         if self.writer:
             self.checkpoints.save(self.progress.iteration, tree,
                                   dataclasses.asdict(self.progress))
@@ -346,7 +358,7 @@ class Trainer:
         state["actors"], state["replay"], ended = self.act_fn(
             state["params"], state["actors"], state["replay"], k_act,
             jnp.float32(config.gumbel_scale))
-        ended = jax.tree.map(np.asarray, _to_host(ended))
+        ended = self._to_host(ended)
         played = time.perf_counter()
         ranks = self._collect(ended, progress.wall + played - start)
         metrics = self._learn(config.updates_per_batch, True, k_learn)
@@ -485,7 +497,7 @@ class Trainer:
         final, _ = self.play_fn(self.state["params"], key,
                                 self._global(np.ascontiguousarray(target)),
                                 self._global(np.ascontiguousarray(dims)), jnp.float32(0.0))
-        final = jax.tree.map(np.asarray, _to_host(final))
+        final = self._to_host(final)
         solved = np.all(final.residual == 0, axis=(1, 2, 3))
         identity = np.broadcast_to(np.eye(size, dtype=np.int8), (1, games, 3, size, size))
         ended = selfplay.Ended(ended=np.ones((1, games), bool), solved=solved[None],
@@ -496,6 +508,19 @@ class Trainer:
         return {"solved_fraction": float(solved_ranks.size / games),
                 "best_rank": int(solved_ranks.min()) if solved_ranks.size else None}
 
+    def _to_host(self, tree):
+        """``tree`` as numpy arrays, the same on every process: device arrays split over several
+        processes are gathered (one program for the whole tree); host arrays (the solution
+        store) are kept as they are, not concatenated over the processes."""
+        leaves, treedef = jax.tree.flatten(tree)
+        spread = [i for i, leaf in enumerate(leaves)
+                  if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable]
+        if spread:
+            gathered = _replicate(self.replicated)([leaves[i] for i in spread])
+            for i, leaf in zip(spread, gathered):
+                leaves[i] = leaf.addressable_data(0)
+        return jax.tree.unflatten(treedef, [np.asarray(leaf) for leaf in leaves])
+
     def _global(self, array: np.ndarray):
         return jax.make_array_from_callback(array.shape, self.sharded, lambda index: array[index])
 
@@ -505,8 +530,7 @@ def _cut(basis: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return tuple(basis[f, : dims[f], : dims[f]] for f in range(3))
 
 
-def _to_host(tree):
-    from jax.experimental import multihost_utils
-    if jax.process_count() > 1:
-        tree = multihost_utils.process_allgather(tree, tiled=True)
-    return tree
+@functools.cache
+def _replicate(sharding: NamedSharding) -> Callable:
+    """A program that copies a list of arrays to ``sharding`` (every device holds all)."""
+    return jax.jit(lambda leaves: leaves, out_shardings=sharding)

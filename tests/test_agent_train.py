@@ -24,9 +24,8 @@ TINY = ("OVERRIDES = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, q
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("jax_cache")
-    return {**os.environ, "TENSORGAME_JAX_CACHE": str(cache), "JAX_PLATFORMS": "cpu"}
+def env():
+    return {**os.environ, "JAX_PLATFORMS": "cpu"}  # the session's cache and flags: conftest.py
 
 
 def _train(args, env, **kwargs):
@@ -135,7 +134,8 @@ def test_four_device_training(tmp_path, env):
     script.write_text(FOUR_DEVICES)
     result = subprocess.run(
         [sys.executable, str(script), str(config), str(tmp_path / "run")], cwd=ROOT,
-        env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        env={**env, "XLA_FLAGS": env.get("XLA_FLAGS", "") +
+             " --xla_force_host_platform_device_count=4",
              "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok")

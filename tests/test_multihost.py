@@ -1,10 +1,11 @@
 """Several hosts as the README runs them: the same `tensorgame train` in two processes on localhost
-(jax.distributed, CPU collectives over gloo), one run folder written by process 0."""
+(jax.distributed, CPU collectives over gloo), one run folder written by process 0, a resume."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,13 +19,13 @@ TINY = ("OVERRIDES = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, q
         "samples=8, simulations=4, considered_actions=4, games=4, batch_size=16, "
         "updates_per_batch=2, checkpoint_every=2, eval_every=0, replay_size=512, "
         "solutions_kept=8, pretrain_steps=2)\n")
-TIMEOUT = 400
+TIMEOUT = 900  # a guard against a hang, not a time limit (a loaded 2-core CPU is slow)
+pytestmark = pytest.mark.xdist_group("multihost")  # one worker runs first_run, once
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("jax_cache")
-    return {**os.environ, "TENSORGAME_JAX_CACHE": str(cache), "JAX_PLATFORMS": "cpu"}
+def env():
+    return {**os.environ, "JAX_PLATFORMS": "cpu"}  # the session's cache and flags: conftest.py
 
 
 def _command(config: Path, run: Path, iterations: int, *extra: str) -> list[str]:
@@ -70,30 +71,60 @@ def _returncodes(results) -> list[int]:
     return [code for code, _, _ in results]
 
 
-def test_two_processes_train_as_one_job(tmp_path, env):
-    """Fresh start: process 0 alone reports and writes the run folder; a second start without
-    --resume fails in both processes with the same one-line error. (A --resume of several
-    processes is a known bug, see README: not tested here.)"""
-    config = tmp_path / "tiny.py"
-    config.write_text(TINY)
-    run = tmp_path / "run"
-    first = _finish(_start(_command(config, run, 2), env))
-    assert _returncodes(first) == [0, 0], [err[-3000:] for _, _, err in first]
-    assert "2 device(s)" in first[0][1]
-    assert [line for line in first[1][1].splitlines() if not line.startswith("[Gloo]")] == []
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "found", "metrics.jsonl",
-                                                     "run.json"]
-    assert json.loads((run / "run.json").read_text())["seed"] == 5
-    rows = _metrics(run)
-    assert [m["iteration"] for m in rows] == [1, 2] and rows[0]["games"] >= 4
-    assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in rows)
-    assert _checkpoint_steps(run) == [2]
+TIMING = {"wall", "play_s", "learn_s", "games_per_s", "simulations_per_s"}
 
-    again = _finish(_start(_command(config, run, 4), env))
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, env):
+    """Two processes train four iterations from a fresh start (checkpoints at 2 and 4); what
+    they printed and wrote, read right after the run."""
+    folder = tmp_path_factory.mktemp("multihost")
+    config = folder / "tiny.py"
+    config.write_text(TINY)
+    run = folder / "run"
+    results = _finish(_start(_command(config, run, 4), env))
+    assert _returncodes(results) == [0, 0], [err[-3000:] for _, _, err in results]
+    return {"config": config, "run": run, "results": results, "metrics": _metrics(run),
+            "steps": _checkpoint_steps(run), "files": sorted(p.name for p in run.iterdir())}
+
+
+def test_two_processes_train_as_one_job(first_run, env):
+    """Fresh start: process 0 alone reports and writes the run folder; a second start without
+    --resume fails in both processes with the same one-line error."""
+    config, run, results = first_run["config"], first_run["run"], first_run["results"]
+    assert "2 device(s)" in results[0][1]
+    assert [line for line in results[1][1].splitlines() if not line.startswith("[Gloo]")] == []
+    assert first_run["files"] == ["checkpoints", "found", "metrics.jsonl", "run.json"]
+    assert json.loads((run / "run.json").read_text())["seed"] == 5
+    rows = first_run["metrics"]
+    assert [m["iteration"] for m in rows] == [1, 2, 3, 4] and rows[0]["games"] >= 4
+    assert all(np.isfinite(m["loss"]) and m["simulations_per_s"] > 0 for m in rows)
+    assert first_run["steps"] == [2, 4]
+
+    again = _finish(_start(_command(config, run, 6), env))
     assert _returncodes(again) == [2, 2]
     for _, _, err in again:
         assert err.strip().splitlines()[-1].endswith("already holds a run: pass --resume or "
                                                      "another --out")
+
+
+def test_two_processes_resume(first_run, env, tmp_path):
+    """--resume with two processes after a stop past checkpoint 2 (checkpoint 4 removed, as if
+    killed before it): both processes continue from batch 2 with the saved state, so batches 3
+    and 4 are redone exactly (same losses, games, ranks), written once, and checkpointed."""
+    run = tmp_path / "run"
+    shutil.copytree(first_run["run"], run)
+    shutil.rmtree(run / "checkpoints" / "4")
+    results = _finish(_start(_command(first_run["config"], run, 4, "--resume"), env))
+    assert _returncodes(results) == [0, 0], [err[-3000:] for _, _, err in results]
+    assert "stopped after 4 batches" in results[0][1]
+    rows, before = _metrics(run), first_run["metrics"]
+    assert [m["iteration"] for m in rows] == [1, 2, 3, 4]
+    assert rows[:2] == before[:2]
+    assert [{k: v for k, v in m.items() if k not in TIMING} for m in rows[2:]] == \
+        [{k: v for k, v in m.items() if k not in TIMING} for m in before[2:]]
+    assert rows[2]["wall"] > rows[1]["wall"]  # the training time goes on from the checkpoint
+    assert _checkpoint_steps(run) == [2, 4]
 
 
 @pytest.mark.parametrize("flags,message", [

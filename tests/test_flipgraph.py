@@ -82,8 +82,8 @@ def test_the_flip_index_stays_equal_to_one_rebuilt_after_every_flip(start, field
     s = pack(STARTS[start], field, STARTS[start].rank + 6)
     kernel.seed(seed)
     info = np.zeros(3, dtype=np.int64)
-    rank = kernel.audited_walk(s.pos, s.neg, s.rank, s.ternary, flips, 1, plateau,
-                               STARTS[start].rank + 4, -1, info)
+    rank = kernel.walk(s.pos, s.neg, s.rank, s.ternary, flips, 1, plateau, STARTS[start].rank + 4,
+                       -1, info, audit=True)
     assert info[0] != kernel.INDEX_BROKEN
     assert verify(unpack(s.copy(rank=rank))).valid
 

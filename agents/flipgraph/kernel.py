@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-FLIPS_EXHAUSTED, IMPROVED, INDEX_BROKEN = 0, 1, 2  # the last only from ``audited_walk``
+FLIPS_EXHAUSTED, IMPROVED, INDEX_BROKEN = 0, 1, 2  # the last only with ``audit``
 
 
 @numba.njit(cache=True)
@@ -163,14 +163,6 @@ def _rand(state, n):
     x, r = _next(state[0], n)
     state[0] = x
     return r
-
-
-@numba.njit(cache=True, inline="always")
-def _matches(pos, neg, k, s, p, n, ternary):
-    """Factor k of term s equals (p, n), or (over Z) its negative."""
-    if not ternary:
-        return pos[k, s] == p
-    return (pos[k, s] == p and neg[k, s] == n) or (pos[k, s] == n and neg[k, s] == p)
 
 
 @numba.njit(cache=True, inline="always")
@@ -334,8 +326,8 @@ def _plus_random(pos, neg, rank, ternary, state):
     return rank, False
 
 
-@numba.njit(cache=True)
-def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info):
+def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info,
+         audit=False):
     """Random walk of at most ``max_flips`` flips from the scheme in ``pos``/``neg`` (in place).
 
     Reductions are applied whenever a flip makes them possible. After a plateau of flips without
@@ -344,26 +336,24 @@ def walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
     ``max_rank``. Stops early when the rank falls to ``stop_rank`` (status IMPROVED). Over Z a
     flip that would leave {-1, 0, 1} is refused (not counted; at most ``max_flips`` refusals).
     Writes info = [status, flips, plus transitions] and returns the rank. The generator is
-    seeded from numba's (see ``seed``), so walks are reproducible.
+    seeded from numba's (see ``seed``), so walks are reproducible. With ``audit`` (tests; slow)
+    the flip index is compared with one rebuilt from scratch after every flip, and the walk stops
+    with status INDEX_BROKEN at the first difference.
     """
-    # two copies of the loop, each compiled with ``ternary`` a constant
-    if ternary:
-        return _walk(pos, neg, rank, True, max_flips, plateau_min, plateau_max, max_rank,
-                     stop_rank, info)
-    return _walk(pos, neg, rank, False, max_flips, plateau_min, plateau_max, max_rank, stop_rank,
-                 info)
+    return _walk_any(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
+                     stop_rank, info, audit)
 
 
 @numba.njit(cache=True)
-def audited_walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank,
-                 stop_rank, info):
-    """``walk`` that compares its flip index with one rebuilt from scratch after every flip and
-    stops with status INDEX_BROKEN at the first difference (for tests; slow)."""
+def _walk_any(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank,
+              info, audit):
+    # two copies of the loop, each compiled with ``ternary`` a constant (``audit`` is not: one
+    # predictable branch per flip costs less than compiling two more copies)
     if ternary:
         return _walk(pos, neg, rank, True, max_flips, plateau_min, plateau_max, max_rank,
-                     stop_rank, info, True)
+                     stop_rank, info, audit)
     return _walk(pos, neg, rank, False, max_flips, plateau_min, plateau_max, max_rank, stop_rank,
-                 info, True)
+                 info, audit)
 
 
 @numba.njit(cache=True)
@@ -381,7 +371,7 @@ def _index_agrees(pos, neg, rank, ternary, pairs, npairs):
 
 @numba.njit(cache=True, inline="always")
 def _walk(pos, neg, rank, ternary, max_flips, plateau_min, plateau_max, max_rank, stop_rank, info,
-          audit=False):
+          audit):
     hkey, hbid, lists, pairs, npairs, where = _index(pos.shape[1], ternary)
     mask = hbid.shape[1] - 1
     shift = np.uint64(npairs[_SHIFT])

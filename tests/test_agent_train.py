@@ -163,3 +163,21 @@ def test_gpu_check_quick_runs_on_the_cpu(tmp_path, env):
     assert "| 2x2x2 | Z | 8 |" in text and "## Short training runs" in text
     row = [line for line in text.splitlines() if line.startswith("| 2x2x2 | Z | 1 |")]
     assert row, text  # one training iteration was run and reported
+
+
+def test_checkpoint_of_other_shapes_is_one_line(tmp_path):
+    """A checkpoint whose arrays do not fit the run (saved with another device count, say) is a
+    one-line error before any process uses it (a multi-process resume would otherwise abort in
+    the collectives)."""
+    from agents.checkpoints import Checkpoints
+    from tensorgame.errors import TensorgameError
+
+    saved = {"replay": {"added": np.arange(2, dtype=np.int32)}, "cursor": np.array(3, np.int64)}
+    Checkpoints(tmp_path / "checkpoints").save(2, saved, {"iteration": 2})
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    tree, meta = checkpoints.restore(saved)
+    assert meta == {"iteration": 2} and np.array_equal(tree["replay"]["added"], [0, 1])
+    with pytest.raises(TensorgameError, match=r"\['replay'\]\['added'\] is int32\[2\] in the "
+                       r"checkpoint, this run needs int32\[1\]") as error:
+        checkpoints.restore({**saved, "replay": {"added": np.zeros(1, np.int32)}})
+    assert "\n" not in str(error.value)

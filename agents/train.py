@@ -189,9 +189,8 @@ class Trainer:
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
         self._open_run_folder(resume)
-        # One compiled program each: run op by op, the network's init compiles ~170 small
-        # programs (minutes on a loaded 2-core CPU).
-        params = jax.jit(functools.partial(init_params, setup))(jax.random.fold_in(root, 0))
+        params = init_params(setup, jax.random.fold_in(root, 0))  # one compiled program
+        # Compiled too: run op by op, the optimizer's init is a program per leaf.
         opt_state = jax.jit(self.optimizer.init)(params)
         actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
         self.state = {"params": params, "opt_state": opt_state, "actors": actors,

@@ -39,6 +39,7 @@ from agents.setup import make_setup
 from agents.train import make_mesh, make_play_fn
 from root_visits import pretrained  # a sibling script (experiments/ is on the path)
 from tensorgame import game, library
+from tensorgame.tensors import matmul_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 GAMES = 512
@@ -53,7 +54,7 @@ def rank7_schemes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every (u, v, w) [7, 4] image of the bundled rank-7 scheme under X, Y, Z in
     unimodular_2x2() that keeps its coefficients in {-1, 0, 1}, checked to sum to T."""
     u0, v0, w0 = (np.asarray(x).reshape(-1, 2, 2) for x in library.get(2, 2, 2).factors)
-    target = matmul_tensor()
+    target = matmul_tensor(2, 2, 2)
     inverse = {m.tobytes(): np.round(np.linalg.inv(m)).astype(int) for m in unimodular_2x2()}
     schemes = []
     for x, y, z in itertools.product(unimodular_2x2(), repeat=3):
@@ -68,13 +69,6 @@ def rank7_schemes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return schemes
 
 
-def matmul_tensor() -> np.ndarray:
-    t = np.zeros((4, 4, 4), int)
-    for i, j, k in itertools.product(range(2), repeat=3):
-        t[i * 2 + j, j * 2 + k, k * 2 + i] = 1
-    return t
-
-
 def measure(overrides: dict, seed: int, steps: int) -> dict:
     begin = time.perf_counter()
     setup = make_setup((2, 2, 2), "Z", make_config(overrides), seed)
@@ -83,6 +77,7 @@ def measure(overrides: dict, seed: int, steps: int) -> dict:
     dims = jnp.tile(jnp.asarray(setup.dims)[None], (GAMES, 1))
     rng = np.random.default_rng(seed)
     schemes = rank7_schemes()
+    target = np.asarray(matmul_tensor(2, 2, 2))
 
     def solved_within(targets: np.ndarray, moves: int) -> float:
         final, _ = play(params, jax.random.key(int(rng.integers(1 << 30))), jnp.asarray(targets),
@@ -95,7 +90,7 @@ def measure(overrides: dict, seed: int, steps: int) -> dict:
         for index in rng.integers(len(schemes), size=GAMES):
             u, v, w = schemes[index]
             pick = rng.permutation(7)[:k]
-            out.append(matmul_tensor() - np.einsum("ra,rb,rc->abc", u[pick], v[pick], w[pick]))
+            out.append(target - np.einsum("ra,rb,rc->abc", u[pick], v[pick], w[pick]))
         return np.stack(out)
 
     def demonstration_tensors(r: int) -> np.ndarray:
@@ -106,8 +101,8 @@ def measure(overrides: dict, seed: int, steps: int) -> dict:
             lambda a: game.move_tensor(a, setup.game))(ts), 0))(terms))
 
     row = {"policy_loss": round(metrics["policy_loss"], 3),
-           "T_in_7": solved_within(np.tile(matmul_tensor()[None], (GAMES, 1, 1, 1)), 7),
-           "T_in_8": solved_within(np.tile(matmul_tensor()[None], (GAMES, 1, 1, 1)), 8),
+           "T_in_7": solved_within(np.tile(target[None], (GAMES, 1, 1, 1)), 7),
+           "T_in_8": solved_within(np.tile(target[None], (GAMES, 1, 1, 1)), 8),
            "T_minus_1_in_6": solved_within(minus_scheme_terms(1), 6),
            "T_minus_3_in_4": solved_within(minus_scheme_terms(3), 4),
            "demo_2_in_2": solved_within(demonstration_tensors(2), 2),

@@ -1,15 +1,18 @@
 """Robustness of flip-graph walks: CPU time to a target rank over several seeds.
 
-One walker (one thread) per seed from the start ``improve --target`` uses (with ``--set
-symmetric=True`` the best symmetric scheme at hand), stopping at the target rank or after a
-budget of CPU seconds (process time, robust to a shared machine). Every new best is verified by
-``search._checked``; ``kill -TERM`` ends the run, recording the current seed as stopped early.
-A best rank below every scheme under ``results/flipgraph/`` of its format and field is saved
-there. Writes ``results/ranks_seeds.json`` (one entry per format, field,
-config and seed, merged with earlier runs) and prints one line per seed.
+Per seed, ``--walkers`` walkers (one process each, sharing new best schemes; one walker runs in
+this process) from the start ``improve --target`` uses (``--naive``: the naive scheme; with ``--set
+symmetric=True`` the best symmetric scheme at hand), stopping at the target rank or once the
+walkers together have used a budget of CPU seconds (process time, each walker its share: robust
+to a shared machine). Every new best is verified exactly by ``search``; ``kill -TERM`` ends the
+run, recording the current seed as stopped early. A best rank below every scheme under
+``results/flipgraph/`` of its format and field is saved there. Writes
+``results/ranks_seeds.json`` (one entry per format, field, config, walkers and seed, merged with
+earlier runs) and prints one line per seed; ``experiments/ranks.py --table`` turns it into the
+robustness table of ``results/ranks.md``.
 
     .venv/bin/python experiments/flipgraph_seeds.py --format 4x4x4 --field Z2 --target 47 \\
-        --seeds 101,102,103 --cpu 300 --label reporting
+        --naive --walkers 2 --seeds 301,302,303 --cpu 1200 --label reporting
 """
 
 from __future__ import annotations
@@ -27,39 +30,51 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.flipgraph import WalkConfig  # noqa: E402
-from agents.flipgraph.search import _checked, make_walker  # noqa: E402
+from agents.flipgraph import WalkConfig, search  # noqa: E402
 from agents.flipgraph.starts import start_for, symmetric_start  # noqa: E402
 from tensorgame import io, library  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
+class Stopped(Exception):
+    """SIGTERM arrived: end the current seed (a shared machine's deadline)."""
+
+
+def _stop(number, frame):
+    raise Stopped
+
+
 def run_seed(shape, config: WalkConfig, seed: int, target: int, cpu_budget: float,
-             naive: bool = False) -> dict:
+             naive: bool = False, walkers: int = 1) -> dict:
+    """One seed: the walk's path of new best ranks (CPU s of all walkers, wall s, flips of the
+    finder), the best rank and whether it reached ``target`` within ``cpu_budget`` CPU s."""
     if naive:
         start = library.naive(*shape)
     else:
         start = symmetric_start(shape[0]) if config.symmetric else start_for(shape, config.field)
-    walker = make_walker(start, config, seed)
-    c0, t0 = time.process_time(), time.monotonic()
-    path = []
-    best = None
-    stopped = []  # SIGTERM ends the seed early; its row says so (a shared machine's deadline)
-    signal.signal(signal.SIGTERM, lambda number, frame: stopped.append(True))
-    while (walker.best_rank > target and time.process_time() - c0 < cpu_budget
-           and not stopped):
-        better = walker.step()
-        if better is not None:
-            best = _checked(better, {"found_by": "experiments/flipgraph_seeds.py", "seed": seed,
-                                     "config": dataclasses.asdict(config)})  # verified exactly
-            path.append({"rank": better.rank, "cpu_s": round(time.process_time() - c0, 2),
-                         "wall_s": round(time.monotonic() - t0, 2), "flips": walker.flips})
-    return {"seed": seed, "start_rank": start.rank, "best_rank": walker.best_rank,
-            "reached": walker.best_rank <= target, "cpu_s": round(time.process_time() - c0, 2),
-            "wall_s": round(time.monotonic() - t0, 2), "flips": walker.flips,
-            "resets": walker.resets, "stopped_early": bool(stopped), "path": path,
-            "scheme": best}
+    path, last = [], []
+    t0 = time.monotonic()
+    stopped = False
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        found = search(start, config, float("inf"), walkers=walkers, seed=seed, stop_rank=target,
+                       cpu_seconds=cpu_budget, on_progress=last.append,
+                       on_found=lambda f: path.append(f))
+    except Stopped:
+        found, stopped = path, True
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    end = last[-1] if last else None
+    best = found[-1].scheme if found else start
+    return {"seed": seed, "start_rank": start.rank, "best_rank": best.rank,
+            "reached": best.rank <= target,
+            "cpu_s": round(end.cpu_seconds if end else 0.0, 2),
+            "wall_s": round(time.monotonic() - t0, 2), "flips": end.flips if end else 0,
+            "walkers": walkers, "stopped_early": stopped,
+            "path": [{"rank": f.scheme.rank, "cpu_s": round(f.cpu_seconds, 2),
+                      "wall_s": round(f.seconds, 2), "flips": f.flips} for f in found],
+            "scheme": best if found else None}
 
 
 def main() -> None:
@@ -70,6 +85,7 @@ def main() -> None:
     parser.add_argument("--seeds", required=True, help="comma-separated")
     parser.add_argument("--cpu", type=float, default=300.0, help="CPU seconds per seed")
     parser.add_argument("--naive", action="store_true", help="start from the naive scheme")
+    parser.add_argument("--walkers", type=int, default=1, help="walker processes per seed")
     parser.add_argument("--label", default="", help="e.g. tuning or reporting")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a WalkConfig field, e.g. --set walk_length=5000000")
@@ -83,9 +99,12 @@ def main() -> None:
     config = WalkConfig(field=args.field, **overrides)
     key = f"{args.format} {args.field} -> {args.target}"
     for seed in (int(s) for s in args.seeds.split(",")):
-        row = run_seed(shape, config, seed, args.target, args.cpu, args.naive)
+        row = run_seed(shape, config, seed, args.target, args.cpu, args.naive, args.walkers)
         scheme = row.pop("scheme")
         if scheme is not None and _beats_saved(scheme):
+            scheme = dataclasses.replace(scheme, meta={
+                **scheme.meta, "found_by": "experiments/flipgraph_seeds.py",
+                "config": dataclasses.asdict(config), "walkers": args.walkers})
             name = f"{args.format}_rank{scheme.rank}_{scheme.field}.json"
             io.save(scheme, RESULTS / "flipgraph" / name)
         row.update(label=args.label, cpu_budget_s=args.cpu, config=dataclasses.asdict(config),
@@ -106,14 +125,15 @@ def _beats_saved(f) -> bool:
 
 
 def _merge(out_file: Path, key: str, row: dict) -> None:
-    """Add ``row`` under ``key`` (replacing a run of the same seed and config), re-reading the
-    file first so that several runs in parallel keep each other's rows."""
+    """Add ``row`` under ``key`` (replacing a run of the same seed, config and walkers),
+    re-reading the file first so that several runs in parallel keep each other's rows."""
     with open(Path(tempfile.gettempdir()) / f"{out_file.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(out_file.read_text()) if out_file.exists() else {}
         entry = data.setdefault(key, [])
         entry[:] = [r for r in entry
-                    if not (r["seed"] == row["seed"] and r["config"] == row["config"])]
+                    if not (r["seed"] == row["seed"] and r["config"] == row["config"]
+                            and r.get("walkers", 1) == row["walkers"])]
         entry.append(row)
         tmp = out_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1))

@@ -236,45 +236,68 @@ def write_table(rows: dict, seed: int) -> None:
 
 def seed_table(data: dict) -> list[str]:
     """Markdown for ``results/ranks_seeds.json`` (experiments/flipgraph_seeds.py): per seed, the
-    CPU time to the target rank or the best rank reached; the median over the seeds."""
+    CPU and wall time to the target rank or the best rank reached; medians over the seeds. Rows
+    without a ``kernel`` entry were measured with the kernel before the flip index by buckets
+    (about 3.5x slower) and are listed apart."""
+    lines = ["", "Robustness (`experiments/flipgraph_seeds.py`: per seed, walkers in one process "
+                 "each, sharing every new best scheme, from the naive scheme (symmetric: from the "
+                 "best symmetric scheme at hand, see `starts.symmetric_start`), stopping at the "
+                 "target or once the walkers together have used a budget of CPU seconds; tuning "
+                 "seeds were used to choose the settings, reporting seeds were run once with the "
+                 "settings shown; CPU seconds are process time of all walkers on the shared 2 "
+                 "cores, inflated when the load is high, wall seconds depend on what else runs; "
+                 "symmetric walks count flips of orbits, three flips of terms each):", ""]
+    current = {key: [r for r in rows if "kernel" in r] for key, rows in data.items()}
+    old = {key: [r for r in rows if "kernel" not in r] for key, rows in data.items()}
+    lines += _seed_rows(current)
+    lines += ["", "Earlier runs, one walker, with the kernel before the flip index by buckets "
+                  "(2026-12-02, before 06:00):", ""]
+    lines += _seed_rows(old)
+    return lines
+
+
+def _setting(r: dict) -> str:
+    """The settings of a seed run, in words."""
+    c = r["config"]
+    text = (f"{r.get('walkers', 1)} walker(s), plateau {c['plateau_min']}-{c['plateau']}, "
+            f"slack {c['slack']}, restart after {c['walk_length']:.0e} flips, depth "
+            f"{c.get('restart_depth', 0)}, best-rank pool {c.get('restart_best', 0.5):.0%}")
+    if c.get("restart_fresh"):
+        text += f", fresh descents {c['restart_fresh']:.0%} of restarts"
+    if c.get("symmetric"):
+        text = f"symmetric (C3) from rank {r['start_rank']}, " + text
+    return text
+
+
+def _seed_rows(data: dict) -> list[str]:
+    """The table of seed runs and, per target, label and setting, one summary line."""
     import statistics
 
-    lines = ["", "Robustness (`experiments/flipgraph_seeds.py`: one walker, one thread, from the "
-                 "naive scheme (symmetric: from the best symmetric scheme at hand, see "
-                 "`starts.symmetric_start`), per seed a budget of CPU seconds; tuning seeds were "
-                 "used to choose the settings, reporting seeds were run once with the settings "
-                 "shown; CPU seconds are process time on the shared 2 cores, inflated when the "
-                 "load is high; symmetric walks count flips of orbits, three flips of terms "
-                 "each):", "",
-             "| target | label | settings | seed | best rank | reached | CPU s to target "
-             "(or budget) | flips | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| target | label | settings | seed | best rank | reached | CPU s to target (or "
+             "budget) | wall s to target (or end) | flips |",
+             "|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for key, rows in data.items():
-        groups: dict[str, list] = {}
+        groups: dict[tuple, list] = {}
         for r in rows:
-            c = r["config"]
-            setting = (f"plateau {c['plateau_min']}-{c['plateau']}, slack {c['slack']}, restart "
-                       f"after {c['walk_length']:.0e} flips, depth {c.get('restart_depth', 0)}")
-            if c.get("restart_fresh"):
-                setting += f", fresh descents {c['restart_fresh']:.0%} of restarts"
-            if c.get("symmetric"):
-                setting = f"symmetric (C3) from rank {r['start_rank']}, " + setting
-            groups.setdefault((r["label"], setting), []).append(r)
+            groups.setdefault((r["label"], _setting(r)), []).append(r)
         for (label, setting), group in groups.items():
             for r in sorted(group, key=lambda r: r["seed"]):
-                t = r["path"][-1]["cpu_s"] if r["reached"] else r["cpu_s"]
+                cpu, wall = (r["path"][-1]["cpu_s"], r["path"][-1]["wall_s"]) if r["reached"] \
+                    else (r["cpu_s"], r["wall_s"])
                 stopped = " (stopped early)" if r.get("stopped_early") else ""
                 lines.append(f"| {key} | {label} | {setting} | {r['seed']} | {r['best_rank']} | "
-                             f"{'yes' if r['reached'] else 'no'} | {t:.1f}{stopped} | "
-                             f"{r['flips']:,} | "
-                             f"{r['wall_s']:.0f} |")
+                             f"{'yes' if r['reached'] else 'not reached'} | {cpu:.1f}{stopped} | "
+                             f"{wall:.0f} | {r['flips']:,} |")
             reached = [r for r in group if r["reached"]]
             median = statistics.median(r["best_rank"] for r in group)
-            text = (f"- {key}, {label} seeds {', '.join(str(r['seed']) for r in group)}: "
-                    f"reached in {len(reached)} of {len(group)}; median best rank {median:g}")
+            text = (f"- {key}, {label}, seeds {', '.join(str(r['seed']) for r in group)}: "
+                    f"reached in {len(reached)} of {len(group)}; best rank "
+                    f"{min(r['best_rank'] for r in group)}, median best rank {median:g}")
             if len(reached) == len(group):
-                text += (f"; median CPU time to the target "
-                         f"{statistics.median(r['path'][-1]['cpu_s'] for r in group):.1f} s")
+                text += (f"; median time to the target "
+                         f"{statistics.median(r['path'][-1]['cpu_s'] for r in group):.1f} CPU s, "
+                         f"{statistics.median(r['path'][-1]['wall_s'] for r in group):.0f} wall s")
             summary.append(text)
     return lines + [""] + summary
 

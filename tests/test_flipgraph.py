@@ -449,3 +449,13 @@ def test_improve_symmetric_reaches_23_at_3x3x3(tmp_path, capsys):
                  "1", "--out", str(tmp_path / "again")]) == 0  # a symmetric file is a start
     err = capsys.readouterr().err.splitlines()
     assert sum(line.startswith("tensorgame improve: error:") for line in err) == 2
+
+
+def test_a_cpu_budget_ends_a_search_and_is_reported():
+    progress = []
+    found = search(naive(3, 3, 3), WalkConfig(field="Z2"), seconds=3600, walkers=2, seed=5,
+                   cpu_seconds=0.6, on_progress=progress.append)
+    end = progress[-1]
+    assert end.walkers_alive == 0 and end.cpu_seconds >= 0.6  # each walker used its share
+    cpu = [f.cpu_seconds for f in found]
+    assert found and cpu == sorted(cpu) and cpu[-1] <= end.cpu_seconds

@@ -57,6 +57,7 @@ class Found:
     walker: int
     flips: int  # flips made by that walker so far
     seconds: float  # since the search started
+    cpu_seconds: float = 0.0  # process time of all walkers together (others' up to 0.25 s old)
 
 
 class Walker:
@@ -210,29 +211,33 @@ class Progress:
     flips_per_second: float
     walkers_alive: int
     seconds: float
+    cpu_seconds: float = 0.0  # process time of all walkers together
 
 
 def search(start: Factorization, config: WalkConfig, seconds: float, walkers: int = 1,
            seed: int = 0, stop_rank: int = 0,
            on_found: Callable[[Found], None] = lambda found: None,
            on_progress: Callable[[Progress], None] = lambda progress: None,
-           progress_every: float = 0.5) -> list[Found]:
+           progress_every: float = 0.5, cpu_seconds: float | None = None) -> list[Found]:
     """Walk from ``start`` for ``seconds`` (or until rank ``stop_rank``) with ``walkers`` walkers.
 
     ``walkers`` > 1 runs one process per walker; they share every new best scheme. Each new best
     rank is verified exactly and passed to ``on_found`` at once (so an interrupted search keeps
     it), and returned in order of discovery. ``on_progress`` is called every ``progress_every``
-    seconds and once at the end (with no walker alive).
+    seconds and once at the end (with no walker alive). With ``cpu_seconds`` each walker also
+    stops after its share, ``cpu_seconds / walkers``, of process time: a budget that does not
+    depend on what else runs on the machine.
     """
-    if seconds <= 0:
+    if seconds <= 0 or (cpu_seconds is not None and cpu_seconds <= 0):
         raise TensorgameError("--seconds must be positive")
     if walkers < 1:
         raise TensorgameError("--walkers must be at least 1")
     t0 = time.monotonic()
     found: list[Found] = []
     best_rank = start.rank
+    cpu_share = float("inf") if cpu_seconds is None else cpu_seconds / walkers
 
-    def record(s: Packed, walker: int, flips: int) -> None:
+    def record(s: Packed, walker: int, flips: int, cpu: float) -> None:
         nonlocal best_rank
         if s.rank >= best_rank:
             return
@@ -243,30 +248,40 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
                 "wall_seconds": round(time.monotonic() - t0, 3),
                 "plateau": [min(config.plateau_min, config.plateau), config.plateau],
                 "slack": config.slack}
-        item = Found(_checked(s, meta), walker, flips, time.monotonic() - t0)
+        item = Found(_checked(s, meta), walker, flips, time.monotonic() - t0, cpu)
         found.append(item)
         on_found(item)
 
     if walkers == 1:
-        walker = make_walker(start, config, seed)
-        if walker.best_rank < best_rank:
-            record(walker.best(), 0, 0)
-        last = t0
-        while time.monotonic() - t0 < seconds and best_rank > stop_rank:
-            better = walker.step()
-            if better is not None:
-                record(better, 0, walker.flips)
-            now = time.monotonic()
-            if now - last >= progress_every:
-                last = now
-                on_progress(Progress(best_rank, walker.flips, walker.flips / (now - t0), 1,
-                                     now - t0))
-        now = time.monotonic()
-        on_progress(Progress(best_rank, walker.flips, walker.flips / (now - t0), 0, now - t0))
-        return found
-    _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, record, on_progress,
-                      progress_every, lambda: best_rank)
+        _search_here(start, config, seconds, cpu_share, seed, stop_rank, t0, record, on_progress,
+                     progress_every, lambda: best_rank)
+    else:
+        _search_processes(start, config, seconds, cpu_share, walkers, seed, stop_rank, t0, record,
+                          on_progress, progress_every, lambda: best_rank)
     return found
+
+
+def _search_here(start, config, seconds, cpu_seconds, seed, stop_rank, t0, record, on_progress,
+                 progress_every, best_rank):
+    """``search`` with one walker, in this process."""
+    walker = make_walker(start, config, seed)
+    c0 = time.process_time()
+    if walker.best_rank < best_rank():
+        record(walker.best(), 0, 0, 0.0)
+    last = t0
+    while (time.monotonic() - t0 < seconds and time.process_time() - c0 < cpu_seconds
+           and best_rank() > stop_rank):
+        better = walker.step()
+        if better is not None:
+            record(better, 0, walker.flips, time.process_time() - c0)
+        now = time.monotonic()
+        if now - last >= progress_every:
+            last = now
+            on_progress(Progress(best_rank(), walker.flips, walker.flips / (now - t0), 1,
+                                 now - t0, time.process_time() - c0))
+    now = time.monotonic()
+    on_progress(Progress(best_rank(), walker.flips, walker.flips / (now - t0), 0, now - t0,
+                         time.process_time() - c0))
 
 
 def _die_with(parent: int) -> None:
@@ -282,74 +297,81 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(index, start, config, seed, seconds, stop_rank, outbox, inbox, parent):
+def _worker(index, start, config, seed, seconds, cpu_seconds, stop_rank, outbox, inbox, parent):
+    """One walker process: messages to the parent are (kind, index, payload, flips, cpu s)."""
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     walker = make_walker(start, config, seed)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     last = t0
-    outbox.put(("found", index, unpacked(walker.best()), 0))
-    while time.monotonic() - t0 < seconds and walker.best_rank > stop_rank:
+    outbox.put(("found", index, unpacked(walker.best()), 0, 0.0))
+    while (time.monotonic() - t0 < seconds and time.process_time() - c0 < cpu_seconds
+           and walker.best_rank > stop_rank):
         if os.getppid() != parent:
             os._exit(1)
         better = walker.step()
         if better is not None:
-            outbox.put(("found", index, unpacked(better), walker.flips))
+            outbox.put(("found", index, unpacked(better), walker.flips, time.process_time() - c0))
         now = time.monotonic()
         if now - last >= 0.25:
             last = now
-            outbox.put(("flips", index, walker.flips, 0))
+            outbox.put(("flips", index, None, walker.flips, time.process_time() - c0))
             try:
                 while True:
                     walker.adopt(inbox.get_nowait())
             except queue.Empty:
                 pass
-    outbox.put(("flips", index, walker.flips, 0))
-    outbox.put(("done", index, None, 0))
+    outbox.put(("flips", index, None, walker.flips, time.process_time() - c0))
+    outbox.put(("done", index, None, walker.flips, time.process_time() - c0))
 
 
-def _search_processes(start, config, seconds, walkers, seed, stop_rank, t0, record, on_progress,
-                      progress_every, best_rank):
+def _search_processes(start, config, seconds, cpu_seconds, walkers, seed, stop_rank, t0, record,
+                      on_progress, progress_every, best_rank):
+    """``search`` with one process per walker; the parent relays new best schemes."""
     context = multiprocessing.get_context("fork")
     outbox = context.Queue()
     inboxes = [context.Queue() for _ in range(walkers)]
     seeds = np.random.SeedSequence(seed).spawn(walkers)
     processes = [context.Process(
         target=_worker, daemon=True,
-        args=(i, start, config, int(seeds[i].generate_state(1)[0]), seconds, stop_rank, outbox,
-              inboxes[i], os.getpid()))
+        args=(i, start, config, int(seeds[i].generate_state(1)[0]), seconds, cpu_seconds,
+              stop_rank, outbox, inboxes[i], os.getpid()))
         for i in range(walkers)]
     for process in processes:
         process.start()
     flips = [0] * walkers
+    cpu = [0.0] * walkers
     alive = walkers
     last = t0
+
+    def progress(alive: int) -> Progress:
+        now = time.monotonic()
+        return Progress(best_rank(), sum(flips), sum(flips) / (now - t0), alive, now - t0,
+                        sum(cpu))
+
     try:
         while alive:
             try:
-                kind, index, payload, count = outbox.get(timeout=progress_every)
+                kind, index, payload, count, seconds_used = outbox.get(timeout=progress_every)
             except queue.Empty:
                 kind = None
                 if not any(p.is_alive() for p in processes):
                     break  # all gone (killed, or their last messages lost): stop waiting
+            if kind is not None:
+                flips[index], cpu[index] = max(flips[index], count), max(cpu[index], seconds_used)
             if kind == "found" and payload.rank < best_rank():
-                record(pack(payload, config.field, payload.rank), index, count)
+                record(pack(payload, config.field, payload.rank), index, count, sum(cpu))
                 for i, inbox in enumerate(inboxes):
                     if i != index:
                         inbox.put(payload)
                 if best_rank() <= stop_rank:
                     break
-            elif kind == "flips":
-                flips[index] = payload
             elif kind == "done":
                 alive -= 1
-            now = time.monotonic()
-            if now - last >= progress_every:
-                last = now
-                on_progress(Progress(best_rank(), sum(flips), sum(flips) / (now - t0),
-                                     sum(p.is_alive() for p in processes), now - t0))
-        now = time.monotonic()
-        on_progress(Progress(best_rank(), sum(flips), sum(flips) / (now - t0), 0, now - t0))
+            if time.monotonic() - last >= progress_every:
+                last = time.monotonic()
+                on_progress(progress(sum(p.is_alive() for p in processes)))
+        on_progress(progress(0))
     finally:
         for process in processes:
             if process.is_alive():

@@ -35,6 +35,7 @@ from agents.flipgraph.starts import start_for, symmetric_start  # noqa: E402
 from tensorgame import io, library  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+KERNEL = "flip index by buckets (2026-12-02)"  # rows without it are from the kernel before
 
 
 class Stopped(Exception):
@@ -108,7 +109,7 @@ def main() -> None:
             name = f"{args.format}_rank{scheme.rank}_{scheme.field}.json"
             io.save(scheme, RESULTS / "flipgraph" / name)
         row.update(label=args.label, cpu_budget_s=args.cpu, config=dataclasses.asdict(config),
-                   load=os.getloadavg()[0], date=time.strftime("%Y-%m-%d %H:%M"))
+                   kernel=KERNEL, load=os.getloadavg()[0], date=time.strftime("%Y-%m-%d %H:%M"))
         print(json.dumps({k: v for k, v in row.items() if k not in ("path", "config")}),
               flush=True)
         _merge(RESULTS / "ranks_seeds.json", key, row)

@@ -301,6 +301,7 @@ def _worker(index, start, config, seed, seconds, cpu_seconds, stop_rank, outbox,
     """One walker process: messages to the parent are (kind, index, payload, flips, cpu s)."""
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not ours
     walker = make_walker(start, config, seed)
     t0, c0 = time.monotonic(), time.process_time()
     last = t0

@@ -38,7 +38,7 @@ from agents import selfplay
 from agents.bases import untransform
 from agents.checkpoints import Checkpoints
 from agents.config import config_hash
-from agents.setup import RunSetup, init_params
+from agents.setup import RunSetup, init_params, run_key
 from agents.solutions import SolutionStore
 from tensorgame import game, io
 from tensorgame.errors import TensorgameError
@@ -176,14 +176,11 @@ class Trainer:
             raise TensorgameError(f"games ({config.games}) must be a multiple of the number of "
                                   f"devices ({self.devices})")
         self.optimizer = learner_lib.make_optimizer(config)
-        self.act_fn = make_act_fn(setup, self.mesh)
-        self.learn_fn = make_learn_fn(setup, self.mesh, self.optimizer)
-        self.play_fn = make_play_fn(setup, self.mesh)
         self.solutions = SolutionStore(config.solutions_kept, setup.game.max_moves,
                                        setup.game.size)
         self.progress = Progress()
         self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
-        root = jax.random.key(setup.seed)
+        root = run_key(setup.seed)
         self.root_key = jax.random.fold_in(root, 1)
         self.pretrain_key = jax.random.fold_in(root, 3)
         self.replicated = NamedSharding(self.mesh, P())
@@ -199,7 +196,8 @@ class Trainer:
         if resume:
             self._restore()
         self._place()
-        self._compile()
+        self.evaluation = self._evaluation_games()
+        self.programs = self._compile()
 
     # -- files -----------------------------------------------------------------------------
 
@@ -255,20 +253,24 @@ class Trainer:
         for name in ("actors", "replay"):
             state[name] = jax.device_put(state[name], self.sharded)
 
-    def _compile(self) -> None:
-        """Compile self-play and learner programs side by side (XLA compiles outside the GIL,
-        so two cores halve the start-up time)."""
-        state = self.state
-        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+    def _compile(self) -> "Programs":
+        """Start compiling the learner, self-play and evaluation programs in the background
+        (lowered from the state's shapes and shardings: the state itself changes meanwhile)."""
+        state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+                             self.state)
         key = self.root_key
-        with ThreadPoolExecutor(2) as pool:
-            act = pool.submit(lambda: self.act_fn.lower(
-                state["params"], state["actors"], state["replay"], key,
-                jnp.float32(1.0)).compile())
-            learn = pool.submit(lambda: self.learn_fn.lower(
-                state["params"], state["opt_state"], state["replay"], solutions, key,
-                jnp.int32(1), jnp.float32(1.0)).compile())
-            self.act_fn, self.learn_fn = act.result(), learn.result()
+        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        evaluation = self.evaluation
+        learn = make_learn_fn(self.setup, self.mesh, self.optimizer)
+        act = make_act_fn(self.setup, self.mesh)
+        play = make_play_fn(self.setup, self.mesh)
+        return Programs({
+            "learn": lambda: learn.lower(state["params"], state["opt_state"], state["replay"],
+                                         solutions, key, jnp.int32(1), jnp.float32(1.0)),
+            "act": lambda: act.lower(state["params"], state["actors"], state["replay"], key,
+                                     jnp.float32(1.0)),
+            "play": lambda: play.lower(state["params"], key, *evaluation, jnp.float32(0.0)),
+        })
 
     def _restore(self) -> None:
         """Process 0 reads the last checkpoint; every process continues from it (or stops with
@@ -340,7 +342,7 @@ class Trainer:
     def _learn(self, count: int, use_replay: bool, key: jax.Array) -> dict:
         state = self.state
         solutions = jax.device_put(self.solutions.arrays(), self.replicated)
-        state["params"], state["opt_state"], metrics = self.learn_fn(
+        state["params"], state["opt_state"], metrics = self.programs["learn"](
             state["params"], state["opt_state"], state["replay"], solutions, key,
             jnp.int32(count), jnp.float32(use_replay))
         self.progress.updates += count
@@ -354,7 +356,7 @@ class Trainer:
         if progress.iteration == 0 and config.pretrain_steps:
             self._learn(config.pretrain_steps, False, self.pretrain_key)
         k_act, k_learn = jax.random.split(jax.random.fold_in(self.root_key, progress.iteration))
-        state["actors"], state["replay"], ended = self.act_fn(
+        state["actors"], state["replay"], ended = self.programs["act"](
             state["params"], state["actors"], state["replay"], k_act,
             jnp.float32(config.gumbel_scale))
         ended = self._to_host(ended)
@@ -487,15 +489,12 @@ class Trainer:
     def evaluate(self) -> dict:
         """``eval_games`` greedy games (no Gumbel noise) on the target in its own basis."""
         size = self.setup.game.size
-        games = -(-self.setup.config.eval_games // self.devices) * self.devices
-        target = np.broadcast_to(game.pad_target(self.setup.target, size)[0],
-                                 (games, size, size, size))
-        dims = np.broadcast_to(self.setup.dims, (games, 3))
+        targets, dims = self.evaluation
+        games = targets.shape[0]
         key = jax.random.fold_in(jax.random.fold_in(self.root_key, 10**9),
                                  self.progress.iteration)
-        final, _ = self.play_fn(self.state["params"], key,
-                                self._global(np.ascontiguousarray(target)),
-                                self._global(np.ascontiguousarray(dims)), jnp.float32(0.0))
+        final, _ = self.programs["play"](self.state["params"], key, targets, dims,
+                                         jnp.float32(0.0))
         final = self._to_host(final)
         solved = np.all(final.residual == 0, axis=(1, 2, 3))
         identity = np.broadcast_to(np.eye(size, dtype=np.int8), (1, games, 3, size, size))
@@ -506,6 +505,17 @@ class Trainer:
         solved_ranks = ranks[ranks > 0]
         return {"solved_fraction": float(solved_ranks.size / games),
                 "best_rank": int(solved_ranks.min()) if solved_ranks.size else None}
+
+    def _evaluation_games(self) -> tuple[jax.Array, jax.Array]:
+        """The target in its own basis, ``eval_games`` times (rounded up to the devices): (targets
+        [B, S, S, S], dims [B, 3]), split over the mesh."""
+        size = self.setup.game.size
+        games = -(-self.setup.config.eval_games // self.devices) * self.devices
+        target = np.broadcast_to(game.pad_target(self.setup.target, size)[0],
+                                 (games, size, size, size))
+        dims = np.broadcast_to(self.setup.dims, (games, 3))
+        return (self._global(np.ascontiguousarray(target)),
+                self._global(np.ascontiguousarray(dims)))
 
     def _to_host(self, tree):
         """``tree`` as numpy arrays, the same on every process: device arrays split over several
@@ -527,6 +537,22 @@ class Trainer:
 def _cut(basis: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A padded basis [3, S, S] -> the three matrices on the target's real sizes."""
     return tuple(basis[f, : dims[f], : dims[f]] for f in range(3))
+
+
+class Programs:
+    """A run's compiled programs by name, compiled on two background threads (XLA compiles
+    outside the GIL) in the order given: each is waited for when first used, so the
+    demonstration-only pretraining starts as soon as the learner is ready while self-play's
+    program still compiles, and evaluation's compiles while the first iterations run."""
+
+    def __init__(self, lowerings: dict[str, Callable]):
+        pool = ThreadPoolExecutor(2, thread_name_prefix="compile")
+        self._futures = {name: pool.submit(lambda lower=lower: lower().compile())
+                         for name, lower in lowerings.items()}
+        pool.shutdown(wait=False)
+
+    def __getitem__(self, name: str) -> Callable:
+        return self._futures[name].result()
 
 
 @functools.cache

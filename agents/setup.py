@@ -18,11 +18,6 @@ from tensorgame import game
 from tensorgame.errors import TensorgameError
 from tensorgame.tensors import matmul_tensor
 
-# Random numbers of a run: XLA's RngBitGenerator keys (split and fold_in by threefry). A run is
-# reproducible from its seed on one backend; compared with the default threefry keys its programs
-# compile about a third faster on a CPU (the threefry rounds of every draw are inlined).
-PRNG_IMPL = "rbg"
-
 # Largest padded size S the agent accepts: the network's input is S^3 per history plane, and
 # the replay keeps S^3 per game (<4,4,4> is S = 16; <5,5,5> is S = 25).
 MAX_SIZE = 36
@@ -81,11 +76,6 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
                     search=search, net=net,
                     learner=learner_lib.learner_spec(config, game_config), target=target,
                     dims=dims)
-
-
-def run_key(seed: int) -> jax.Array:
-    """The key every random number of a run derives from."""
-    return jax.random.key(seed, impl=PRNG_IMPL)
 
 
 def init_params(setup: RunSetup, key: jax.Array) -> Any:

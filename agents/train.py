@@ -38,7 +38,7 @@ from agents import selfplay
 from agents.bases import untransform
 from agents.checkpoints import Checkpoints
 from agents.config import config_hash
-from agents.setup import RunSetup, init_params, run_key
+from agents.setup import RunSetup, init_params
 from agents.solutions import SolutionStore
 from tensorgame import game, io
 from tensorgame.errors import TensorgameError
@@ -180,7 +180,7 @@ class Trainer:
                                        setup.game.size)
         self.progress = Progress()
         self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
-        root = run_key(setup.seed)
+        root = jax.random.key(setup.seed)
         self.root_key = jax.random.fold_in(root, 1)
         self.pretrain_key = jax.random.fold_in(root, 3)
         self.replicated = NamedSharding(self.mesh, P())

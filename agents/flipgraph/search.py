@@ -379,6 +379,8 @@ def _search_processes(start, config, seconds, cpu_seconds, walkers, seed, stop_r
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+        for inbox in inboxes:  # schemes a stopped walker never read must not block our exit
+            inbox.cancel_join_thread()
 
 
 def harvest(start: Factorization, config: WalkConfig, seconds: float, seed: int = 0,

@@ -291,7 +291,10 @@ def _seed_rows(data: dict) -> list[str]:
                              f"{wall:.0f} | {r['flips']:,} |")
             reached = [r for r in group if r["reached"]]
             median = statistics.median(r["best_rank"] for r in group)
-            text = (f"- {key}, {label}, seeds {', '.join(str(r['seed']) for r in group)}: "
+            fresh = group[0]["config"].get("restart_fresh", 0)
+            text = (f"- {key}, {label} ({group[0].get('walkers', 1)} walker(s), "
+                    f"{f'fresh descents {fresh:.0%}' if fresh else 'no fresh descents'}), seeds "
+                    f"{', '.join(str(r['seed']) for r in group)}: "
                     f"reached in {len(reached)} of {len(group)}; best rank "
                     f"{min(r['best_rank'] for r in group)}, median best rank {median:g}")
             if len(reached) == len(group):

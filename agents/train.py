@@ -264,13 +264,16 @@ class Trainer:
         learn = make_learn_fn(self.setup, self.mesh, self.optimizer)
         act = make_act_fn(self.setup, self.mesh)
         play = make_play_fn(self.setup, self.mesh)
-        return Programs({
+        lowerings = {
             "learn": lambda: learn.lower(state["params"], state["opt_state"], state["replay"],
                                          solutions, key, jnp.int32(1), jnp.float32(1.0)),
             "act": lambda: act.lower(state["params"], state["actors"], state["replay"], key,
                                      jnp.float32(1.0)),
             "play": lambda: play.lower(state["params"], key, *evaluation, jnp.float32(0.0)),
-        })
+        }
+        if not self.setup.config.eval_every:  # no evaluation games: no program for them
+            del lowerings["play"]
+        return Programs(lowerings)
 
     def _restore(self) -> None:
         """Process 0 reads the last checkpoint; every process continues from it (or stops with

@@ -259,7 +259,7 @@ class Trainer:
         state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
                              self.state)
         key = self.root_key
-        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        solutions = self._solutions_on_mesh()
         evaluation = self.evaluation
         learn = make_learn_fn(self.setup, self.mesh, self.optimizer)
         act = make_act_fn(self.setup, self.mesh)
@@ -344,7 +344,7 @@ class Trainer:
 
     def _learn(self, count: int, use_replay: bool, key: jax.Array) -> dict:
         state = self.state
-        solutions = jax.device_put(self.solutions.arrays(), self.replicated)
+        solutions = self._solutions_on_mesh()
         state["params"], state["opt_state"], metrics = self.programs["learn"](
             state["params"], state["opt_state"], state["replay"], solutions, key,
             jnp.int32(count), jnp.float32(use_replay))
@@ -508,6 +508,10 @@ class Trainer:
         solved_ranks = ranks[ranks > 0]
         return {"solved_fraction": float(solved_ranks.size / games),
                 "best_rank": int(solved_ranks.min()) if solved_ranks.size else None}
+
+    def _solutions_on_mesh(self):
+        """The solution store's arrays, replicated on every device."""
+        return jax.device_put(self.solutions.arrays(), self.replicated)
 
     def _evaluation_games(self) -> tuple[jax.Array, jax.Array]:
         """The target in its own basis, ``eval_games`` times (rounded up to the devices): (targets

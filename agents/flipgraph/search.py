@@ -228,8 +228,10 @@ def search(start: Factorization, config: WalkConfig, seconds: float, walkers: in
     stops after its share, ``cpu_seconds / walkers``, of process time: a budget that does not
     depend on what else runs on the machine.
     """
-    if seconds <= 0 or (cpu_seconds is not None and cpu_seconds <= 0):
+    if seconds <= 0:
         raise TensorgameError("--seconds must be positive")
+    if cpu_seconds is not None and cpu_seconds <= 0:
+        raise TensorgameError("the CPU-seconds budget must be positive")
     if walkers < 1:
         raise TensorgameError("--walkers must be at least 1")
     t0 = time.monotonic()

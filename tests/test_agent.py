@@ -314,6 +314,22 @@ def test_sampling_and_teacher_forcing_agree(decoder_layers, torso):
     assert not np.any(moves[:, 0, dims[0]:]) and not np.any(moves[:, 1, dims[1]:])
 
 
+def test_token_draws_follow_the_masked_softmax():
+    """Inverse-CDF draws: frequencies match softmax over the allowed tokens (within 5 standard
+    errors over 200,000 draws), a masked token is never drawn, and each draw's log-probability
+    is its log-softmax."""
+    from agents.network import _sample_token
+
+    logits = jnp.asarray([0.3, -1.0, 2.0, -1e9, 0.0, 1.2, -1e9, -3.0], jnp.float32)
+    draws, logp = jax.jit(lambda k: _sample_token(k, logits, (200_000,)))(jax.random.key(5))
+    probs = np.asarray(jax.nn.softmax(logits))
+    counts = np.bincount(np.asarray(draws), minlength=8)
+    assert counts[3] == 0 and counts[6] == 0
+    stderr = np.sqrt(probs * (1 - probs) / 200_000)
+    assert np.all(np.abs(counts / 200_000 - probs) <= 5 * stderr + 1e-9)
+    assert np.allclose(np.asarray(logp), np.log(probs[np.asarray(draws)]), atol=1e-5)
+
+
 def test_slots_restart_and_replay_rebuilds_games():
     """act: games that end go to the device replay and their slots restart; a replayed game's
     moves rebuild its recorded end (zero residual exactly when solved, return = -rank), and a

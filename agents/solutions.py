@@ -1,16 +1,21 @@
-"""Found factorizations kept (as played, in the game's basis) for order-shuffled replay."""
+"""Found factorizations kept (as played, in the game's basis) for order-shuffled replay, and
+factorizations from elsewhere (a flip-graph walk, a file) turned into moves to replay."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agents import learner as learner_lib
+from tensorgame.errors import TensorgameError
+from tensorgame.factorization import Factorization, verify
+from tensorgame.game import GameConfig
 
 
 class SolutionStore:
     """Found factorizations (as played, in the game's basis) for order-shuffled replay."""
 
-    def __init__(self, capacity: int, max_moves: int, size: int):
+    def __init__(self, capacity: int, max_moves: int, size: int, symmetric: bool = False):
+        self.symmetric = symmetric  # moves are orbits: a move costs 3 unless u = v = w
         self.terms = np.zeros((capacity, max_moves, 3, size), np.int32)
         self.counts = np.zeros((capacity,), np.int32)
         self.valid = np.zeros((capacity,), bool)
@@ -33,6 +38,28 @@ class SolutionStore:
         self.cursor += 1
         return True
 
+    def rank(self) -> int:
+        """Multiplications of the kept factorizations (all have the same; 0 when none)."""
+        if not self.valid.any():
+            return 0
+        slot = int(np.argmax(self.valid))
+        moves = self.terms[slot, : self.counts[slot]]
+        if not self.symmetric:
+            return len(moves)
+        fixed = np.all(moves[:, 0] == moves[:, 1], axis=-1) & np.all(
+            moves[:, 1] == moves[:, 2], axis=-1)
+        return int(np.sum(np.where(fixed, 1, 3)))
+
+    def offer(self, moves: np.ndarray, rank: int) -> bool:
+        """Keep a factorization of ``rank`` multiplications if it is at least as good as those
+        kept (a better one clears them: replaying worse games would teach them); True if kept."""
+        kept = self.rank()
+        if kept and rank > kept:
+            return False
+        if kept and rank < kept:
+            self.clear()
+        return self.add(moves)
+
     def clear(self) -> None:
         """Forget every kept factorization (a better rank was found)."""
         self.valid[:] = False
@@ -54,3 +81,39 @@ class SolutionStore:
         self.cursor = int(state["cursor"])
         self.keys = {self.terms[i, : self.counts[i]].tobytes()
                      for i in range(len(self.counts)) if self.valid[i]}
+
+
+def scheme_moves(scheme: Factorization, shape: tuple[int, int, int], field: str,
+                 game: GameConfig) -> np.ndarray:
+    """A verified factorization of <n,m,p> as moves [R, 3, S] of the plain game (padded to the
+    game's size) to replay; one-line errors when it cannot be replayed in this game."""
+    n, m, p = shape
+    name = f"a scheme of <{','.join(map(str, scheme.shape))}> over {scheme.field}"
+    if scheme.shape != tuple(shape):
+        raise TensorgameError(f"{name} cannot be replayed in the game of <{n},{m},{p}>")
+    if game.symmetric:
+        raise TensorgameError("replayed schemes need the plain game (the config sets symmetric)")
+    if field == "Z" and scheme.field != "Z":
+        raise TensorgameError(f"{name} cannot be replayed in the game over Z")
+    u, v, w = (np.asarray(x, np.int64) for x in (scheme.u, scheme.v, scheme.w))
+    if field == "Z2":
+        u, v, w = u % 2, v % 2, w % 2
+        used = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)  # terms that vanish mod 2 go
+        u, v, w = u[used], v[used], w[used]
+        scheme = Factorization(scheme.shape, "Z2", u, v, w)
+    if not verify(scheme, field=field).valid:
+        raise TensorgameError(f"{name} does not verify over {field}")
+    if len(u) >= n * m * p:
+        raise TensorgameError(f"{name} has rank {len(u)}: no better than the naive {n * m * p}")
+    if len(u) > game.max_moves:
+        raise TensorgameError(f"{name} has rank {len(u)}, more than the game's {game.max_moves} "
+                              f"moves")
+    allowed = set(game.coefficients)
+    outside = sorted({int(x) for x in np.concatenate([u.ravel(), v.ravel(), w.ravel()])}
+                     - allowed)
+    if outside:
+        raise TensorgameError(f"{name} has entries {outside} outside the game's coefficients "
+                              f"{list(game.coefficients)}")
+    moves = np.zeros((len(u), 3, game.size), np.int32)
+    moves[:, 0, : u.shape[1]], moves[:, 1, : v.shape[1]], moves[:, 2, : w.shape[1]] = u, v, w
+    return moves

@@ -24,7 +24,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -162,8 +162,12 @@ class Trainer:
     """One training run in ``out_dir``; see ``run``."""
 
     def __init__(self, setup: RunSetup, out_dir: Path, results_dir: Path | None,
-                 resume: bool = False, log: Callable[[str], None] = print):
+                 resume: bool = False, log: Callable[[str], None] = print,
+                 replay: Sequence[tuple[str, np.ndarray]] = ()):
+        """``replay``: (name, moves [R, 3, S]) of schemes from elsewhere (``scheme_moves``) put in
+        the solution store at the start, replayed like the run's own best games."""
         self.setup = setup
+        self.replay = tuple(replay)
         self.out = Path(out_dir)
         self.results_dir = Path(results_dir) if results_dir else None
         self.log = log
@@ -177,7 +181,7 @@ class Trainer:
                                   f"devices ({self.devices})")
         self.optimizer = learner_lib.make_optimizer(config)
         self.solutions = SolutionStore(config.solutions_kept, setup.game.max_moves,
-                                       setup.game.size)
+                                       setup.game.size, symmetric=bool(config.symmetric))
         self.progress = Progress()
         self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
         root = jax.random.key(setup.seed)
@@ -195,6 +199,8 @@ class Trainer:
         self.checkpoints = Checkpoints(self.out / "checkpoints") if self.writer else None
         if resume:
             self._restore()
+        for _, moves in self.replay:
+            self.solutions.offer(moves, len(moves))
         self._place()
         self.evaluation = self._evaluation_games()
         self.programs = self._compile()
@@ -206,7 +212,8 @@ class Trainer:
         its error, and the processes must agree on the run."""
         description = {"target": list(self.setup.shape), "field": self.setup.field,
                        "seed": self.setup.seed, "config_hash": self.hash,
-                       "config": dataclasses.asdict(self.setup.config)}
+                       "config": dataclasses.asdict(self.setup.config),
+                       "replayed": [name for name, _ in self.replay]}
         if not processes.same_on_every_process(json.dumps(description, sort_keys=True)):
             raise TensorgameError("the processes disagree on the run: start every one with the "
                                   "same --target, --field, --seed and --config")
@@ -420,11 +427,8 @@ class Trainer:
         is at least as good as the best found (a better one clears the worse): replaying the
         schoolbook games would teach the schoolbook."""
         n, m, p = self.setup.shape
-        if rank >= n * m * p:
-            return
-        if not self.progress.best_rank or rank < self.progress.best_rank:
-            self.solutions.clear()
-        self.solutions.add(moves)
+        if rank < n * m * p:
+            self.solutions.offer(moves, rank)
 
     def _save_found(self, f: Factorization, basis_changed: bool, wall: float) -> None:
         progress = self.progress

@@ -403,3 +403,49 @@ def test_only_games_below_policy_below_teach_the_policy():
         assert np.array_equal(p.returns == -7.0, first_game)
         assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == teaching
         assert set(np.unique(p.weights)) <= {0.0, 1.0}
+
+
+def test_solution_store_keeps_only_the_best_rank():
+    from agents.solutions import SolutionStore
+
+    store = SolutionStore(4, 8, 4)
+    seven, eight = np.ones((7, 3, 4), np.int32), np.ones((8, 3, 4), np.int32)
+    assert store.offer(seven, 7) and store.rank() == 7
+    assert not store.offer(eight, 8) and store.valid.sum() == 1
+    assert store.offer(seven[:6], 6) and store.rank() == 6 and store.valid.sum() == 1
+    symmetric = SolutionStore(4, 8, 4, symmetric=True)
+    orbit, fixed = np.arange(12).reshape(3, 4), np.ones((3, 4), np.int32)
+    symmetric.offer(np.stack([fixed, orbit, orbit + 1]), 7)
+    assert symmetric.rank() == 7  # one symmetric term and two orbits of three
+
+
+def test_scheme_moves_for_replay(setup):
+    """A verified scheme of the target becomes moves of the plain game; what cannot be replayed
+    is a one-line error."""
+    from agents.solutions import scheme_moves
+    from tensorgame import io
+    from tensorgame.factorization import Factorization
+
+    strassen = io.load("results/agent/2x2x2_rank7_Z.json")
+    moves = scheme_moves(strassen, (2, 2, 2), "Z", setup.game)
+    assert moves.shape == (7, 3, setup.game.size)
+    rebuilt = np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2])
+    target, _ = game.pad_target(matmul_tensor(2, 2, 2), setup.game.size)
+    assert np.array_equal(rebuilt, target)
+    mod2 = scheme_moves(strassen, (2, 2, 2), "Z2", dataclasses.replace(
+        setup.game, field="Z2", coefficients=(0, 1)))
+    assert set(np.unique(mod2)) <= {0, 1} and len(mod2) == 7
+    broken = Factorization((2, 2, 2), "Z", strassen.u, strassen.v, -strassen.w)
+    naive = io.load("results/agent/2x2x2_rank8_Z.json")
+    cases = [(strassen, (2, 2, 3), setup.game, "cannot be replayed in the game of <2,2,3>"),
+             (broken, (2, 2, 2), setup.game, "does not verify over Z"),
+             (naive, (2, 2, 2), setup.game, "no better than the naive 8"),
+             (strassen, (2, 2, 2), dataclasses.replace(setup.game, max_moves=6),
+              "more than the game's 6 moves"),
+             (strassen, (2, 2, 2), dataclasses.replace(setup.game, symmetric=True),
+              "need the plain game")]
+    for scheme, shape, config, message in cases:
+        with pytest.raises(TensorgameError, match=message):
+            scheme_moves(scheme, shape, "Z", config)
+    with pytest.raises(TensorgameError, match=r"entries \[-1\] outside the game's coefficients"):
+        scheme_moves(strassen, (2, 2, 2), "Z", dataclasses.replace(setup.game, coefficients=(0, 1)))

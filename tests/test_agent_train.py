@@ -98,16 +98,21 @@ def test_train_kill_resume_and_reproducible(tmp_path, env):
 
 
 FOUR_DEVICES = """
-import jax, numpy as np, sys
+import jax, json, numpy as np, sys
 from pathlib import Path
 from agents.config import load_config
 from agents.setup import make_setup
+from agents.solutions import scheme_moves
 from agents.train import Trainer
-from tensorgame import game
+from tensorgame import game, io
 assert len(jax.devices()) == 4
 setup = make_setup((2, 2, 2), "Z", load_config(sys.argv[1]), seed=0)
-trainer = Trainer(setup, Path(sys.argv[2]), None)
+strassen = scheme_moves(io.load("results/agent/2x2x2_rank7_Z.json"), (2, 2, 2), "Z", setup.game)
+trainer = Trainer(setup, Path(sys.argv[2]), None, replay=[("strassen", strassen)])
 metrics = [trainer.iterate() for _ in range(3)]
+# The replayed rank-7 scheme stays the only one kept: the run's rank-8 games do not displace it.
+assert trainer.solutions.rank() == 7 and trainer.solutions.valid.sum() == 1
+assert json.loads((Path(sys.argv[2]) / "run.json").read_text())["replayed"] == ["strassen"]
 assert all(np.isfinite(m["loss"]) for m in metrics), metrics
 state = trainer.state
 assert len(state["actors"].states.residual.sharding.device_set) == 4
@@ -150,6 +155,17 @@ def test_bad_config_is_one_line(tmp_path, env):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"tensorgame train: error: {config}: config field "
                                      "simulations must lie in [1, 10000], got -1")
+
+
+def test_replay_of_another_target_is_one_line(tmp_path, env):
+    scheme = "results/agent/2x2x2_rank7_Z.json"
+    result = subprocess.run([sys.executable, "-m", "tensorgame", "train", "--target", "2,2,3",
+                             "--replay", scheme, "--out", str(tmp_path / "r")], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=100)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"tensorgame train: error: --replay {scheme}: a scheme of "
+                                     "<2,2,2> over Z cannot be replayed in the game of <2,2,3>")
+    assert not (tmp_path / "r").exists()
 
 
 def test_gpu_check_quick_runs_on_the_cpu(tmp_path, env):

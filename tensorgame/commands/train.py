@@ -38,6 +38,10 @@ def register(subparsers) -> None:
     parser.add_argument("--results", default="results/agent", metavar="DIR",
                         help="where the best factorization per target is copied (default "
                              "results/agent; 'none' to skip)")
+    parser.add_argument("--replay", action="append", default=[], metavar="FILE",
+                        help="a scheme of the target (e.g. from `tensorgame improve`) replayed "
+                             "like the run's own best games from the start (repeatable; the "
+                             "plain game)")
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     parser.add_argument("--coordinator", metavar="HOST:PORT",
                         help="multi-host: address of process 0 (jax.distributed.initialize)")
@@ -78,6 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{n}x{m}x{p}_{args.field}_s{args.seed}")
     results = None if args.results == "none" else Path(args.results)
     setup = make_setup(shape, args.field, config, args.seed)
+    replay = [(path, replay_moves(path, setup)) for path in args.replay]
     begin = time.perf_counter()
     say = print if jax.process_index() == 0 else (lambda *a, **k: None)
     live = sys.stdout.isatty() and not args.quiet
@@ -85,7 +90,7 @@ def run_train(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         say(("\r\033[K" if live else "") + message, flush=True)
 
-    trainer = Trainer(setup, out, results, resume=args.resume, log=log)
+    trainer = Trainer(setup, out, results, resume=args.resume, log=log, replay=replay)
     say(f"training on <{n},{m},{p}> over {args.field}, seed {args.seed}, "
         f"{trainer.devices} device(s), config {trainer.hash}, run folder {out}", flush=True)
 
@@ -106,6 +111,18 @@ def run_train(args: argparse.Namespace) -> int:
     say(f"stopped after {result.iteration} batches, {result.games} games, "
         f"{result.wall:.1f}s of training; best rank {best}; checkpoint in {out}/checkpoints")
     return 0
+
+
+def replay_moves(path: str, setup):
+    """The moves [R, 3, S] of the scheme in ``path`` for the run's game (one-line errors)."""
+    from agents.solutions import scheme_moves
+    from tensorgame import io
+
+    scheme = io.load(path)
+    try:
+        return scheme_moves(scheme, setup.shape, setup.field, setup.game)
+    except TensorgameError as error:
+        raise TensorgameError(f"--replay {one_line(path)}: {error}") from None
 
 
 def check_processes(coordinator: str | None, count: int | None, index: int | None) -> None:

@@ -161,10 +161,227 @@ def _save(scheme, field) -> None:
     io.save(scheme, folder / f"{n}x{m}x{p}_rank{scheme.rank}_{field}.json")
 
 
+# CPU seconds of the mod-2 walk per format in the multi-seed table (``--seeds``); the Z walk gets a
+# third. Process time of the one walker, so a budget does not depend on what else runs.
+CPU_BUDGET = {
+    (2, 2, 2): 20, (2, 2, 3): 20, (2, 2, 4): 20, (2, 2, 5): 20, (2, 3, 3): 20, (2, 3, 4): 20,
+    (2, 3, 5): 60, (2, 4, 4): 30, (2, 4, 5): 60, (2, 5, 5): 60, (3, 3, 3): 20,
+    (3, 3, 4): 30, (3, 3, 5): 60, (3, 4, 4): 60, (3, 4, 5): 60, (3, 5, 5): 60,
+    (4, 4, 4): 300, (4, 4, 5): 120, (4, 5, 5): 120, (5, 5, 5): 120,
+}
+SEEDS_FILE = "ranks_by_seed.json"  # under RESULTS: {format: {seed: row}}
+RELIFT_SECONDS = 20.0  # lift_with_retries where the best mod-2 rank reaches the best known Z rank
+
+
+def _saved_rank(shape, field: str) -> int | None:
+    key = "x".join(map(str, shape))
+    ranks = [int(p.name.split("_rank")[1].split("_")[0])
+             for p in (RESULTS / "flipgraph").glob(f"{key}_rank*_{field}.json")]
+    return min(ranks, default=None)
+
+
+def _save_if_better(scheme, field: str, how: str, seed: int) -> bool:
+    """Save ``scheme`` under results/flipgraph/ if its rank is below every saved one (older files
+    are kept); verified exactly first."""
+    saved = _saved_rank(scheme.shape, field)
+    if saved is not None and scheme.rank >= saved:
+        return False
+    assert scheme.field == field and verify(scheme).valid
+    n, m, p = scheme.shape
+    (RESULTS / "flipgraph").mkdir(parents=True, exist_ok=True)
+    scheme = scheme.replace(meta={**scheme.meta, "found_by": "experiments/ranks.py --seeds",
+                                  "how": how, "seed": seed})
+    io.save(scheme, RESULTS / "flipgraph" / f"{n}x{m}x{p}_rank{scheme.rank}_{field}.json")
+    return True
+
+
+def run_seeded(shape, budget: float, seed: int) -> dict:
+    """One seed of one format with budgets in CPU seconds (process time of this process).
+
+    Mod 2: one walker from the naive scheme (a direct sum of our schemes for long factors) for
+    ``budget`` CPU s, stopping at the best known mod-2 rank. Z: the lowest-rank lift of the (up
+    to LIFT_ATTEMPTS) lowest mod-2 schemes found, by work (20 sign restarts, then Hensel); where
+    the best mod-2 rank is at the best known Z rank but does not lift, other schemes of that rank
+    met by a walk (``lift_with_retries``, RELIFT_SECONDS); a direct sum of our Z schemes (long
+    factors) or the square of our 2x2x2 (4x4x4); then, if above the best known Z rank, a walk
+    over Z for ``budget / 3`` CPU s from the lowest ternary candidate (or naive). Times are CPU
+    seconds from the start of the format (the mod-2 walk included) to each new best rank:
+    ``z2_path`` and ``z_path`` list [rank, CPU s]."""
+    c0 = time.process_time()
+    cpu = lambda: round(time.process_time() - c0, 2)  # noqa: E731
+    z2_known, z_known, _, _ = KNOWN[shape]
+    naive = library.naive(*shape)
+    long_factors = max(shape[0] * shape[1], shape[1] * shape[2], shape[2] * shape[0]) \
+        > starts.LONG_FACTOR
+    start = composite_start(shape, "Z2") if long_factors else None
+    start = naive if start is None or start.rank >= naive.rank else start
+    found = search(start, WalkConfig(field="Z2"), float("inf"), seed=seed, stop_rank=z2_known,
+                   cpu_seconds=budget)
+    z2 = found[-1].scheme if found else start
+    row = {"shape": list(shape), "seed": seed, "budget_z2_cpu_s": budget,
+           "z2_start": start.rank, "z2_rank": z2.rank,
+           "z2_path": [[start.rank, 0.0]] + [[f.scheme.rank, round(f.cpu_seconds, 2)]
+                                            for f in found],
+           "z2_cpu_s": cpu(), "saved": [], "date": time.strftime("%Y-%m-%d %H:%M"),
+           "load": os.getloadavg()[0]}
+    if found and _save_if_better(z2, "Z2", "mod-2 walk", seed):
+        row["saved"].append(f"Z2 {z2.rank}")
+    candidates = []  # (rank, CPU s, how, scheme)
+    lift_log = []
+    for item in list(reversed(found))[:LIFT_ATTEMPTS]:
+        result = lift(item.scheme, seed=seed, sign_tries=20)
+        lift_log.append({"rank": item.scheme.rank, "lifted": result.scheme is not None,
+                         "how": result.how})
+        if result.scheme is not None:
+            candidates.append((result.scheme.rank, cpu(), "lifted", result.scheme))
+            break
+    if z2.rank <= z_known and (not candidates or candidates[0][0] > z2.rank):
+        result = lift_with_retries(z2, WalkConfig(field="Z2"), RELIFT_SECONDS, seed=seed)
+        lift_log.append({"rank": z2.rank, "lifted": result.scheme is not None,
+                         "how": result.how})
+        if result.scheme is not None:
+            candidates.append((result.scheme.rank, cpu(), "lifted (harvest)", result.scheme))
+    if long_factors:
+        summed = composite_start(shape, "Z")
+        if summed is not None and summed.rank < naive.rank:
+            candidates.append((summed.rank, cpu(), "direct sum", summed))
+    if shape == (4, 4, 4):
+        from tensorgame.compose import product
+
+        small = _ours((2, 2, 2), "Z")
+        if small is not None:
+            candidates.append((small.rank ** 2, cpu(), "square of our 2x2x2",
+                               product(small, small)))
+    row["lift"] = lift_log
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    best = candidates[0] if candidates else (naive.rank, 0.0, "naive", naive)
+    row["z_walk_budget_cpu_s"] = 0
+    if best[0] > z_known:
+        ternary = [c for c in candidates if set(c[3].coefficients()) <= {-1, 0, 1}]
+        z_start, start_how = (ternary[0][3], ternary[0][2]) if ternary else (naive, "naive")
+        before = cpu()
+        row["z_walk_budget_cpu_s"] = budget / 3
+        z_found = search(z_start, WalkConfig(field="Z"), float("inf"), seed=seed,
+                         stop_rank=z_known, cpu_seconds=budget / 3)
+        for f in z_found:
+            candidates.append((f.scheme.rank, round(before + f.cpu_seconds, 2),
+                               f"{start_how} + Z walk", f.scheme))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        best = candidates[0]
+    path, low = [], naive.rank + 1
+    for rank, seconds, how, _ in sorted(candidates, key=lambda c: c[1]):
+        if rank < low:
+            path.append([rank, seconds, how])
+            low = rank
+    row.update(z_rank=best[0], z_how=best[2], z_path=path or [[naive.rank, 0.0, "naive"]],
+               cpu_s=cpu())
+    if candidates and _save_if_better(best[3], "Z", best[2], seed):
+        row["saved"].append(f"Z {best[0]}")
+    return row
+
+
+def _merge_seed_row(row: dict) -> None:
+    """Add ``row`` to RESULTS/SEEDS_FILE (under a lock: one process per seed may run)."""
+    import fcntl
+    import tempfile
+
+    out = RESULTS / SEEDS_FILE
+    with open(Path(tempfile.gettempdir()) / f"{SEEDS_FILE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(out.read_text()) if out.exists() else {}
+        data.setdefault("x".join(map(str, row["shape"])), {})[str(row["seed"])] = row
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, out)
+
+
+def _time_to(path: list, rank: int) -> float | None:
+    """CPU s at which a path of [rank, CPU s, ...] first reached ``rank`` or lower."""
+    times = [entry[1] for entry in path if entry[0] <= rank]
+    return min(times) if times else None
+
+
+def multi_seed_table(data: dict, seeds: list[str] | None = None) -> list[str]:
+    """Markdown for RESULTS/SEEDS_FILE: per format and field, over the seeds run."""
+    import statistics
+
+    lines = ["| format | field | best known | ours, best of seeds | median | per seed: rank "
+             "(CPU s to it) | median CPU s to our best | budget (CPU s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    order = sorted(data, key=lambda key: (max(data[key][next(iter(data[key]))]["shape"]) == 5,
+                                          data[key][next(iter(data[key]))]["shape"]))
+    for key in order:
+        rows = [data[key][s] for s in sorted(data[key], key=int)
+                if seeds is None or s in seeds]
+        if not rows:
+            continue
+        shape = tuple(rows[0]["shape"])
+        z2k, zk, qk, _ = KNOWN[shape]
+        budget = rows[0]["budget_z2_cpu_s"]
+        for field, known, rank_key, path_key in (("Z2", z2k, "z2_rank", "z2_path"),
+                                                  ("Z", zk, "z_rank", "z_path")):
+            ranks = [r[rank_key] for r in rows]
+            ours = min(ranks)
+            times = [_time_to(r[path_key], ours) for r in rows]
+            per_seed = ", ".join(f"{r[rank_key]} ({_time_to(r[path_key], r[rank_key]):.1f})"
+                                 for r in rows)
+            if field == "Z2":
+                budget_text = f"{budget:g}"
+            else:
+                walks = sorted({r["z_walk_budget_cpu_s"] for r in rows})
+                budget_text = (f"{budget:g} + lifting" +
+                               (f" + {'/'.join(f'{w:g}' for w in walks if w)} (Z walk)"
+                                if any(walks) else ""))
+            reached = sum(t is not None for t in times)
+            median = statistics.median(float("inf") if t is None else t for t in times)
+            time_text = "budget" if median == float("inf") else f"{median:.1f}"
+            if reached < len(rows):
+                time_text += f" ({reached} of {len(rows)} seeds reach it)"
+            mark = f"**{ours}**" if ours <= known else f"{ours}"
+            known_text = f"{known}" + (f" ({qk} Q)" if field == "Z" and qk else "")
+            hows = sorted({r["z_how"] for r in rows if r["z_rank"] == ours}) if field == "Z" \
+                else []
+            how_text = f"; from: {', '.join(hows)}" if hows else ""
+            lines.append(f"| {key} | {field} | {known_text} | {mark} | "
+                         f"{statistics.median(ranks):g} | {per_seed}{how_text} | {time_text} | "
+                         f"{budget_text} |")
+    return lines
+
+
+def _dates(data: dict) -> str:
+    days = sorted({r.get("date", "")[:10] for v in data.values() for r in v.values()} - {""})
+    return ", ".join(days) or "undated"
+
+
 def write_table(rows: dict, seed: int) -> None:
-    lines = [
-        "# Flip-graph walks: ranks reached from the naive algorithm",
-        "",
+    lines = ["# Flip-graph walks: ranks reached from the naive algorithm", ""]
+    seeds_data = RESULTS / SEEDS_FILE
+    if seeds_data.exists():
+        data = json.loads(seeds_data.read_text())
+        lines += [
+            "## Per format over several seeds, CPU-second budgets (`--seeds`)", "",
+            "Written by `experiments/ranks.py --seeds` (%s). Seeds %s are reporting seeds: run "
+            "once with the settings shown, never used for tuning. Per seed and format: one walker "
+            "mod 2 from the naive scheme (formats with a factor longer than 16 entries: from the "
+            "lowest-rank direct sum of our committed schemes for smaller formats) for the budget "
+            "in CPU seconds (process time of the walker; jobs at nice 19 on 2 shared cores), "
+            "stopping at the best known mod-2 rank. Z: the lowest mod-2 schemes found are lifted "
+            "(20 sign restarts, then Hensel lifting); where the mod-2 rank equals the best known "
+            "Z rank but does not lift, other schemes of that rank met by a short walk are tried "
+            "(`lift_with_retries`, %g s); long formats also have the direct sum of our Z schemes, "
+            "4x4x4 the square of our 2x2x2; if still above the best known Z rank, a walk over Z "
+            "(coefficients in {-1, 0, 1}) from the lowest such candidate for a third of the "
+            "budget. CPU seconds to a Z rank count from the start of the format (mod-2 walk "
+            "included). Median CPU s to our best: over the seeds, a seed that does not reach "
+            "that rank counting as past the budget ('budget' when most do not). Bold: the best "
+            "known rank reached. Schemes saved under `results/flipgraph/` only when below every "
+            "saved one."
+            % (_dates(data), ", ".join(sorted({s for v in data.values() for s in v}, key=int)),
+               RELIFT_SECONDS), ""]
+        lines += multi_seed_table(data)
+        lines += ["", "## One seed, wall-clock budgets (seed 0, 2026-11-23, the kernel before the "
+                      "flip index by buckets; superseded by the table above)", ""]
+    lines += [
         "Written by `experiments/ranks.py` (seed %d). One walker per format on a machine with 2 "
         "cores shared by about five agents (load average often 4-7), so budgets are wall-clock "
         "and flips/s are low and noisy. Mod 2: a walk from the naive algorithm, stopping at the "
@@ -405,6 +622,10 @@ def main() -> None:
     parser.add_argument("--formats", default=None, help="e.g. 3x3x3,4x4x4 (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--redo", action="store_true", help="recompute formats already done")
+    parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
+                        help="per seed and format, CPU-second budgets (CPU_BUDGET x --scale); "
+                             "rows go to results/ranks_by_seed.json (formats and seeds done are "
+                             "skipped unless --redo)")
     parser.add_argument("--relift", type=float, default=0, metavar="SECONDS",
                         help="second pass over formats done: where Z is above Z2, lift other "
                              "schemes of the Z2 rank (this long); where Z is above the best "
@@ -431,6 +652,9 @@ def main() -> None:
         (RESULTS / "ranks_throughput.json").write_text(json.dumps(throughput(), indent=1))
         write_table(json.loads((RESULTS / "ranks.json").read_text()), args.seed)
         return
+    if args.seeds is not None:
+        run_seeds([int(s) for s in args.seeds.split(",")], args.formats, args.scale, args.redo)
+        return
     # formats with all sides <= 4 first: they carry the goals
     shapes = sorted(KNOWN, key=lambda s: (max(s) == 5, s)) if args.formats is None else [
         tuple(int(x) for x in f.split("x")) for f in args.formats.split(",")]
@@ -450,6 +674,38 @@ def main() -> None:
               f"Z {r['z_rank']} ({r['z_how']}), {time.monotonic() - t0:.0f}s", flush=True)
         _write_state(rows)
         write_table(rows, args.seed)
+
+
+def run_seeds(seeds: list[int], formats: str | None, scale: float, redo: bool) -> None:
+    """``--seeds``: every format (smallest budgets first), each seed in turn, table rewritten
+    after each; formats with a row for a seed already are skipped unless ``redo``."""
+    shapes = sorted(KNOWN, key=lambda s: (CPU_BUDGET[s], s)) if formats is None else [
+        tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
+    # compile (or load) the kernels before any budget starts
+    search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
+           cpu_seconds=5)
+    search(library.naive(2, 2, 2), WalkConfig(field="Z"), float("inf"), stop_rank=7,
+           cpu_seconds=5)
+    warm = search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
+                  cpu_seconds=5)
+    if warm:
+        lift(warm[-1].scheme, sign_tries=1)
+    done_file = RESULTS / SEEDS_FILE
+    for shape in shapes:
+        key = "x".join(map(str, shape))
+        for seed in seeds:
+            done = json.loads(done_file.read_text()) if done_file.exists() else {}
+            if str(seed) in done.get(key, {}) and not redo:
+                continue
+            budget = CPU_BUDGET[shape] * scale
+            print(f"{time.strftime('%H:%M:%S')} {key} seed {seed}: {budget:g} CPU s", flush=True)
+            row = run_seeded(shape, budget, seed)
+            print(f"{time.strftime('%H:%M:%S')} {key} seed {seed}: Z2 {row['z2_rank']}, "
+                  f"Z {row['z_rank']} ({row['z_how']}), {row['cpu_s']:.1f} CPU s"
+                  + (f", saved {row['saved']}" if row["saved"] else ""), flush=True)
+            _merge_seed_row(row)
+            state = RESULTS / "ranks.json"
+            write_table(json.loads(state.read_text()) if state.exists() else {}, 0)
 
 
 def _write_state(rows: dict) -> None:

@@ -459,3 +459,57 @@ def test_a_cpu_budget_ends_a_search_and_is_reported():
     assert end.walkers_alive == 0 and end.cpu_seconds >= 0.6  # each walker used its share
     cpu = [f.cpu_seconds for f in found]
     assert found and cpu == sorted(cpu) and cpu[-1] <= end.cpu_seconds
+
+
+def _ranks_script(monkeypatch, tmp_path):
+    """experiments/ranks.py as a module, writing into ``tmp_path`` instead of results/."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "ranks.py"
+    spec = importlib.util.spec_from_file_location("ranks_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    return module
+
+
+def test_ranks_seeds_runs_each_seed_with_a_cpu_budget_and_tabulates(monkeypatch, tmp_path):
+    from tensorgame import io
+
+    ranks = _ranks_script(monkeypatch, tmp_path)
+    ranks.run_seeds([1, 2], "2x2x2", scale=0.05, redo=False)  # 1 CPU s per walk at most
+    data = json.loads((tmp_path / ranks.SEEDS_FILE).read_text())
+    assert sorted(data["2x2x2"]) == ["1", "2"]
+    for row in data["2x2x2"].values():
+        assert row["budget_z2_cpu_s"] == 1.0 and row["z2_rank"] == 7 and row["z_rank"] == 7
+        assert [r for r, _ in row["z2_path"]] == sorted((r for r, _ in row["z2_path"]),
+                                                        reverse=True)
+        assert row["cpu_s"] >= row["z_path"][-1][1] >= 0
+    saved = sorted(p.name for p in (tmp_path / "flipgraph").iterdir())
+    assert saved == ["2x2x2_rank7_Z.json", "2x2x2_rank7_Z2.json"]  # the second seed: not better
+    assert all(verify(io.load(tmp_path / "flipgraph" / name)).valid for name in saved)
+    table = (tmp_path / "ranks.md").read_text()
+    assert "| 2x2x2 | Z2 | 7 | **7** | 7 |" in table and "| 2x2x2 | Z | 7 | **7** | 7 |" in table
+
+
+def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(monkeypatch, tmp_path):
+    ranks = _ranks_script(monkeypatch, tmp_path)
+
+    def row(seed, z2, z2_time, z):
+        return {"shape": [4, 4, 4], "seed": seed, "budget_z2_cpu_s": 300, "z2_rank": z2,
+                "z2_path": [[64, 0.0], [z2, z2_time]], "z_rank": z, "z_how": "Z walk",
+                "z_path": [[z, 400.0, "Z walk"]], "z_walk_budget_cpu_s": 100, "cpu_s": 420}
+
+    data = {"4x4x4": {"1": row(1, 47, 50.0, 52), "2": row(2, 48, 10.0, 52),
+                      "3": row(3, 47, 90.0, 53)}}
+    lines = ranks.multi_seed_table(data)
+    z2 = next(line for line in lines if line.startswith("| 4x4x4 | Z2 |"))
+    assert "| **47** | 47 | 47 (50.0), 48 (10.0), 47 (90.0) | 90.0 (2 of 3 seeds reach it) | 300 |" \
+        in z2
+    z = next(line for line in lines if line.startswith("| 4x4x4 | Z |"))
+    assert "| 52 | 52 |" in z and "| 400.0 (2 of 3 seeds reach it) |" in z
+    data["4x4x4"]["2"] = row(2, 48, 10.0, 53)
+    data["4x4x4"]["3"] = row(3, 49, 90.0, 53)
+    z2 = next(line for line in ranks.multi_seed_table(data) if line.startswith("| 4x4x4 | Z2 |"))
+    assert "| budget (1 of 3 seeds reach it) |" in z2

@@ -8,15 +8,16 @@ import numpy as np
 from agents import learner as learner_lib
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization, verify
+from tensorgame import game
 from tensorgame.game import GameConfig
 
 
 class SolutionStore:
     """Found factorizations (as played, in the game's basis) for order-shuffled replay."""
 
-    def __init__(self, capacity: int, max_moves: int, size: int, symmetric: bool = False):
-        self.symmetric = symmetric  # moves are orbits: a move costs 3 unless u = v = w
-        self.terms = np.zeros((capacity, max_moves, 3, size), np.int32)
+    def __init__(self, capacity: int, config: GameConfig):
+        self.config = config
+        self.terms = np.zeros((capacity, config.max_moves, 3, config.size), np.int32)
         self.counts = np.zeros((capacity,), np.int32)
         self.valid = np.zeros((capacity,), bool)
         self.keys: set[bytes] = set()
@@ -44,11 +45,7 @@ class SolutionStore:
             return 0
         slot = int(np.argmax(self.valid))
         moves = self.terms[slot, : self.counts[slot]]
-        if not self.symmetric:
-            return len(moves)
-        fixed = np.all(moves[:, 0] == moves[:, 1], axis=-1) & np.all(
-            moves[:, 1] == moves[:, 2], axis=-1)
-        return int(np.sum(np.where(fixed, 1, 3)))
+        return int(sum(game.move_cost(move, self.config) for move in moves))
 
     def offer(self, moves: np.ndarray, rank: int) -> bool:
         """Keep a factorization of ``rank`` multiplications if it is at least as good as those

@@ -180,8 +180,7 @@ class Trainer:
             raise TensorgameError(f"games ({config.games}) must be a multiple of the number of "
                                   f"devices ({self.devices})")
         self.optimizer = learner_lib.make_optimizer(config)
-        self.solutions = SolutionStore(config.solutions_kept, setup.game.max_moves,
-                                       setup.game.size, symmetric=bool(config.symmetric))
+        self.solutions = SolutionStore(config.solutions_kept, setup.game)
         self.progress = Progress()
         self.saved: set[tuple[bytes, ...]] = set()  # factorizations saved by this process
         root = jax.random.key(setup.seed)

@@ -89,7 +89,7 @@ def profile(setup, mesh, batch: int) -> list[dict]:
             for name, (f, *args) in stages.items()]
     optimizer = learner_lib.make_optimizer(setup.config)
     learn = make_learn_fn(setup, mesh, optimizer)
-    solutions = SolutionStore(setup.config.solutions_kept, cfg.max_moves, cfg.size).arrays()
+    solutions = SolutionStore(setup.config.solutions_kept, cfg).arrays()
     state = [params, optimizer.init(params)]
 
     def one_update():

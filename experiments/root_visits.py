@@ -75,7 +75,7 @@ def pretrained(overrides: dict, seed: int, steps: int):
     optimizer = make_optimizer(setup.config)
     params = init_params(setup, jax.random.key(seed))
     _, replay = make_start_fn(setup, mesh)(jax.random.key(seed + 1))
-    solutions = SolutionStore(1, setup.game.max_moves, setup.game.size).arrays()
+    solutions = SolutionStore(1, setup.game).arrays()
     params, _, metrics = make_learn_fn(setup, mesh, optimizer)(
         params, optimizer.init(params), replay, solutions, jax.random.key(seed + 2),
         jnp.int32(steps), jnp.float32(0.0))

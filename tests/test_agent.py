@@ -408,13 +408,14 @@ def test_only_games_below_policy_below_teach_the_policy():
 def test_solution_store_keeps_only_the_best_rank():
     from agents.solutions import SolutionStore
 
-    store = SolutionStore(4, 8, 4)
+    store = SolutionStore(4, game.GameConfig(size=4, max_moves=8))
     seven, eight = np.ones((7, 3, 4), np.int32), np.ones((8, 3, 4), np.int32)
     assert store.offer(seven, 7) and store.rank() == 7
     assert not store.offer(eight, 8) and store.valid.sum() == 1
     assert store.offer(seven[:6], 6) and store.rank() == 6 and store.valid.sum() == 1
-    symmetric = SolutionStore(4, 8, 4, symmetric=True)
+    symmetric = SolutionStore(4, game.GameConfig(size=4, max_moves=8, symmetric=True))
     orbit, fixed = np.arange(12).reshape(3, 4), np.ones((3, 4), np.int32)
+    fixed[2] = -1  # (u, u, -u) is a symmetric term too
     symmetric.offer(np.stack([fixed, orbit, orbit + 1]), 7)
     assert symmetric.rank() == 7  # one symmetric term and two orbits of three
 

@@ -170,7 +170,7 @@ CPU_BUDGET = {
     (4, 4, 4): 300, (4, 4, 5): 120, (4, 5, 5): 120, (5, 5, 5): 120,
 }
 SEEDS_FILE = "ranks_by_seed.json"  # under RESULTS: {format: {seed: row}}
-RELIFT_SECONDS = 20.0  # lift_with_retries where the best mod-2 rank reaches the best known Z rank
+RELIFT_FLIPS = 1_000_000  # lift_with_retries (by work) where the mod-2 rank reaches the known Z
 
 
 def _saved_rank(shape, field: str) -> int | None:
@@ -202,8 +202,8 @@ def run_seeded(shape, budget: float, seed: int) -> dict:
     ``budget`` CPU s, stopping at the best known mod-2 rank. Z: the lowest-rank lift of the (up
     to LIFT_ATTEMPTS) lowest mod-2 schemes found, by work (20 sign restarts, then Hensel); where
     the best mod-2 rank is at the best known Z rank but does not lift, other schemes of that rank
-    met by a walk (``lift_with_retries``, RELIFT_SECONDS); a direct sum of our Z schemes (long
-    factors) or the square of our 2x2x2 (4x4x4); then, if above the best known Z rank, a walk
+    met by a walk (``lift_with_retries`` by work: RELIFT_FLIPS flips); a direct sum of our Z
+    schemes (long factors) or the square of our 2x2x2 (4x4x4); then, if above the best known Z rank, a walk
     over Z for ``budget / 3`` CPU s from the lowest ternary candidate (or naive). Times are CPU
     seconds from the start of the format (the mod-2 walk included) to each new best rank:
     ``z2_path`` and ``z_path`` list [rank, CPU s]."""
@@ -236,7 +236,7 @@ def run_seeded(shape, budget: float, seed: int) -> dict:
             candidates.append((result.scheme.rank, cpu(), "lifted", result.scheme))
             break
     if z2.rank <= z_known and (not candidates or candidates[0][0] > z2.rank):
-        result = lift_with_retries(z2, WalkConfig(field="Z2"), RELIFT_SECONDS, seed=seed)
+        result = lift_with_retries(z2, WalkConfig(field="Z2"), 0, seed=seed, flips=RELIFT_FLIPS)
         lift_log.append({"rank": z2.rank, "lifted": result.scheme is not None,
                          "how": result.how})
         if result.scheme is not None:
@@ -305,14 +305,16 @@ def multi_seed_table(data: dict, seeds: list[str] | None = None) -> list[str]:
     """Markdown for RESULTS/SEEDS_FILE: per format and field, over the seeds run."""
     import statistics
 
-    lines = ["| format | field | best known | ours, best of seeds | median | per seed: rank "
-             "(CPU s to it) | median CPU s to our best | budget (CPU s) |",
+    every = sorted({s for rows in data.values() for s in rows}, key=int)
+    lines = ["| format | field | best known | ours, best of seeds | median | per seed "
+             f"({', '.join(s for s in every if seeds is None or s in seeds)}): rank (CPU s to "
+             "it) | median CPU s to our best | budget (CPU s) |",
              "|---|---|---|---|---|---|---|---|"]
     order = sorted(data, key=lambda key: (max(data[key][next(iter(data[key]))]["shape"]) == 5,
                                           data[key][next(iter(data[key]))]["shape"]))
     for key in order:
-        rows = [data[key][s] for s in sorted(data[key], key=int)
-                if seeds is None or s in seeds]
+        chosen = [s for s in every if seeds is None or s in seeds]
+        rows = [data[key][s] for s in chosen if s in data[key]]
         if not rows:
             continue
         shape = tuple(rows[0]["shape"])
@@ -323,8 +325,9 @@ def multi_seed_table(data: dict, seeds: list[str] | None = None) -> list[str]:
             ranks = [r[rank_key] for r in rows]
             ours = min(ranks)
             times = [_time_to(r[path_key], ours) for r in rows]
-            per_seed = ", ".join(f"{r[rank_key]} ({_time_to(r[path_key], r[rank_key]):.1f})"
-                                 for r in rows)
+            per_seed = ", ".join(
+                f"{r[rank_key]} ({_time_to(r[path_key], r[rank_key]):.1f})" if r else "not run"
+                for r in (data[key].get(s) for s in chosen))
             if field == "Z2":
                 budget_text = f"{budget:g}"
             else:
@@ -337,6 +340,8 @@ def multi_seed_table(data: dict, seeds: list[str] | None = None) -> list[str]:
             time_text = "budget" if median == float("inf") else f"{median:.1f}"
             if reached < len(rows):
                 time_text += f" ({reached} of {len(rows)} seeds reach it)"
+            if len(rows) < len(chosen):
+                time_text += f"; {len(rows)} of {len(chosen)} seeds run"
             mark = f"**{ours}**" if ours <= known else f"{ours}"
             known_text = f"{known}" + (f" ({qk} Q)" if field == "Z" and qk else "")
             hows = sorted({r["z_how"] for r in rows if r["z_rank"] == ours}) if field == "Z" \
@@ -368,7 +373,7 @@ def write_table(rows: dict, seed: int) -> None:
             "stopping at the best known mod-2 rank. Z: the lowest mod-2 schemes found are lifted "
             "(20 sign restarts, then Hensel lifting); where the mod-2 rank equals the best known "
             "Z rank but does not lift, other schemes of that rank met by a short walk are tried "
-            "(`lift_with_retries`, %g s); long formats also have the direct sum of our Z schemes, "
+            "(`lift_with_retries` by work: up to 100 schemes met in %.0e flips); long formats also have the direct sum of our Z schemes, "
             "4x4x4 the square of our 2x2x2; if still above the best known Z rank, a walk over Z "
             "(coefficients in {-1, 0, 1}) from the lowest such candidate for a third of the "
             "budget. CPU seconds to a Z rank count from the start of the format (mod-2 walk "
@@ -377,7 +382,7 @@ def write_table(rows: dict, seed: int) -> None:
             "known rank reached. Schemes saved under `results/flipgraph/` only when below every "
             "saved one."
             % (_dates(data), ", ".join(sorted({s for v in data.values() for s in v}, key=int)),
-               RELIFT_SECONDS), ""]
+               RELIFT_FLIPS), ""]
         lines += multi_seed_table(data)
         lines += ["", "## One seed, wall-clock budgets (seed 0, 2026-11-23, the kernel before the "
                       "flip index by buckets; superseded by the table above)", ""]

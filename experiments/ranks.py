@@ -167,7 +167,7 @@ CPU_BUDGET = {
     (2, 2, 2): 20, (2, 2, 3): 20, (2, 2, 4): 20, (2, 2, 5): 20, (2, 3, 3): 20, (2, 3, 4): 20,
     (2, 3, 5): 60, (2, 4, 4): 30, (2, 4, 5): 60, (2, 5, 5): 60, (3, 3, 3): 20,
     (3, 3, 4): 30, (3, 3, 5): 60, (3, 4, 4): 60, (3, 4, 5): 60, (3, 5, 5): 60,
-    (4, 4, 4): 300, (4, 4, 5): 120, (4, 5, 5): 120, (5, 5, 5): 120,
+    (4, 4, 4): 150, (4, 4, 5): 60, (4, 5, 5): 60, (5, 5, 5): 60,
 }
 SEEDS_FILE = "ranks_by_seed.json"  # under RESULTS: {format: {seed: row}}
 RELIFT_FLIPS = 1_000_000  # lift_with_retries (by work) where the mod-2 rank reaches the known Z
@@ -203,8 +203,9 @@ def run_seeded(shape, budget: float, seed: int) -> dict:
     to LIFT_ATTEMPTS) lowest mod-2 schemes found, by work (20 sign restarts, then Hensel); where
     the best mod-2 rank is at the best known Z rank but does not lift, other schemes of that rank
     met by a walk (``lift_with_retries`` by work: RELIFT_FLIPS flips); a direct sum of our Z
-    schemes (long factors) or the square of our 2x2x2 (4x4x4); then, if above the best known Z rank, a walk
-    over Z for ``budget / 3`` CPU s from the lowest ternary candidate (or naive). Times are CPU
+    schemes (long factors) or the square of our 2x2x2 (4x4x4); then, if above the best known Z
+    rank, a walk over Z for ``budget / 3`` CPU s from the lowest ternary candidate (or naive).
+    Times are CPU
     seconds from the start of the format (the mod-2 walk included) to each new best rank:
     ``z2_path`` and ``z_path`` list [rank, CPU s]."""
     c0 = time.process_time()
@@ -373,7 +374,8 @@ def write_table(rows: dict, seed: int) -> None:
             "stopping at the best known mod-2 rank. Z: the lowest mod-2 schemes found are lifted "
             "(20 sign restarts, then Hensel lifting); where the mod-2 rank equals the best known "
             "Z rank but does not lift, other schemes of that rank met by a short walk are tried "
-            "(`lift_with_retries` by work: up to 100 schemes met in %.0e flips); long formats also have the direct sum of our Z schemes, "
+            "(`lift_with_retries` by work: up to 100 schemes met in %.0e flips); long formats "
+            "also have the direct sum of our Z schemes, "
             "4x4x4 the square of our 2x2x2; if still above the best known Z rank, a walk over Z "
             "(coefficients in {-1, 0, 1}) from the lowest such candidate for a third of the "
             "budget. CPU seconds to a Z rank count from the start of the format (mod-2 walk "
@@ -682,10 +684,11 @@ def main() -> None:
 
 
 def run_seeds(seeds: list[int], formats: str | None, scale: float, redo: bool) -> None:
-    """``--seeds``: every format (smallest budgets first), each seed in turn, table rewritten
-    after each; formats with a row for a seed already are skipped unless ``redo``."""
-    shapes = sorted(KNOWN, key=lambda s: (CPU_BUDGET[s], s)) if formats is None else [
-        tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
+    """``--seeds``: every format (sides <= 4 first: they carry the goals; then by budget), each
+    seed in turn, table rewritten after each; a format with a row for a seed already is skipped
+    unless ``redo``."""
+    shapes = sorted(KNOWN, key=lambda s: (max(s) == 5, CPU_BUDGET[s], s)) \
+        if formats is None else [tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
     # compile (or load) the kernels before any budget starts
     search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
            cpu_seconds=5)

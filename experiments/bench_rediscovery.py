@@ -46,12 +46,15 @@ def with_overrides(config: str, settings: list[str]) -> str | None:
     return str(path)
 
 
-def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: str) -> dict:
+def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: str,
+             replay: Path | None = None) -> dict:
+    """One training run from a fresh process (``replay``: a scheme given to ``--replay``)."""
     out = ROOT / "runs" / f"rediscovery_{label}_s{seed}"
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--seed",
                str(seed), "--out", str(out), "--seconds", str(budget), "--quiet"]
     command += ["--config", config] if config else []
+    command += ["--replay", str(replay)] if replay else []
     env = {**os.environ, "TENSORGAME_JAX_CACHE": str(cache)}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
@@ -96,14 +99,18 @@ def main() -> None:
         print(rows[-1], flush=True)
     times = [r["seconds_to_rank7"] if r["found_rank7"] else float("inf") for r in rows]
     print(f"median seconds to rank 7: {statistics.median(times)}")
-    output = Path(args.output)  # appended: one file can hold several labels
+    append_rows(Path(args.output), rows)
+
+
+def append_rows(output: Path, rows: list[dict]) -> None:
+    """Append ``rows`` to a CSV (its header written when the file is new)."""
     new = not output.exists()
     with open(output, "a", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         if new:
             writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,17 @@ def features(obs: Observation, max_moves: int):
     return obs.residual, history, scalars
 
 
+def _equal(a: chex.Array, b: chex.Array) -> chex.Array:
+    """[B, I, F], [B, J, F] -> [B, I, J]: row i of a equals row j of b."""
+    return jnp.all(a[:, :, None, :] == b[:, None, :, :], axis=-1)
+
+
+def _repeats(same: chex.Array) -> chex.Array:
+    """[B, K, K] equalities of K rows among themselves -> [B, K]: the row repeats an earlier one."""
+    k = same.shape[-1]
+    return jnp.any(same & jnp.tril(jnp.ones((k, k), bool), -1), axis=-1)
+
+
 def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
                   log_beta: chex.Array) -> tuple[chex.Array, chex.Array]:
     """Prior logits over K sampled moves with the Sampled MuZero correction.
@@ -92,9 +103,8 @@ def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
     """
     k = moves.shape[1]
     flat = moves.reshape(moves.shape[0], k, -1)
-    same = jnp.all(flat[:, :, None, :] == flat[:, None, :, :], axis=-1)  # [B, K, K]
-    earlier = jnp.tril(jnp.ones((k, k), bool), -1)  # [i, j]: j < i
-    repeat = jnp.any(same & earlier, axis=-1)
+    same = _equal(flat, flat)  # [B, K, K]
+    repeat = _repeats(same)
     counts = jnp.sum(same, axis=-1).astype(jnp.float32)
     invalid = repeat | ~legal
     logits = jnp.log(counts / k) + log_p - log_beta
@@ -152,10 +162,8 @@ def with_proposals(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
         jnp.where(kept_invalid, INVALID_LOGIT, logits[:, :k - e]), axis=-1))
     flat_kept = moves[:, :k - e].reshape(moves.shape[0], k - e, -1)
     flat_new = proposals.reshape(proposals.shape[0], e, -1)
-    repeats_kept = jnp.any(jnp.all(flat_new[:, :, None] == flat_kept[:, None], -1)
-                           & ~kept_invalid[:, None], -1)
-    earlier = jnp.tril(jnp.ones((e, e), bool), -1)
-    repeats_new = jnp.any(jnp.all(flat_new[:, :, None] == flat_new[:, None], -1) & earlier, -1)
+    repeats_kept = jnp.any(_equal(flat_new, flat_kept) & ~kept_invalid[:, None], -1)
+    repeats_new = _repeats(_equal(flat_new, flat_new))
     new_invalid = ~legal | repeats_kept | repeats_new | (share <= 0)
     count = jnp.sum(~new_invalid, axis=-1, keepdims=True)
     share = jnp.where(count > 0, share, 0.0)

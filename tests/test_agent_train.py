@@ -110,7 +110,7 @@ setup = make_setup((2, 2, 2), "Z", load_config(sys.argv[1]), seed=0)
 strassen = scheme_moves(io.load("results/agent/2x2x2_rank7_Z.json"), (2, 2, 2), "Z", setup.game)
 trainer = Trainer(setup, Path(sys.argv[2]), None, replay=[("strassen", strassen)])
 metrics = [trainer.iterate() for _ in range(3)]
-# The replayed rank-7 scheme stays the only one kept: the run's rank-8 games do not displace it.
+# The replayed rank-7 scheme is in the solution store, alone, after three training batches.
 assert trainer.solutions.rank() == 7 and trainer.solutions.valid.sum() == 1
 assert json.loads((Path(sys.argv[2]) / "run.json").read_text())["replayed"] == ["strassen"]
 assert all(np.isfinite(m["loss"]) for m in metrics), metrics

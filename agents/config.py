@@ -68,6 +68,8 @@ class AgentConfig:
     solution_fraction: float = 0.25  # share replayed from found factorizations, order shuffled
     demo_max_rank: int = 0  # 0 = max_moves
     demo_zero_prob: float = 0.75  # probability of a zero entry in a demonstration factor
+    demo_zero_prob_min: float = 0.0  # > 0: each demonstration draws its zero probability
+    #                                  uniformly from [this, demo_zero_prob] (sparse and dense)
     demo_fixed_prob: float = 0.3  # symmetric game: share of demonstration moves (u, u, +-u)
     demo_basis_prob: float = 0.0  # chance a demonstration is seen in a random basis
     replay_size: int = 50_000  # states kept from self-play
@@ -97,6 +99,9 @@ class AgentConfig:
         if self.root_proposals >= self.samples:
             raise TensorgameError(f"config field root_proposals ({self.root_proposals}) must be "
                                   f"smaller than samples ({self.samples})")
+        if self.demo_zero_prob_min and self.demo_zero_prob_min >= self.demo_zero_prob:
+            raise TensorgameError(f"config field demo_zero_prob_min ({self.demo_zero_prob_min}) "
+                                  f"must be smaller than demo_zero_prob ({self.demo_zero_prob})")
         out = dataclasses.replace(self, **changes)
         if out.demo_max_rank == 0:
             out = dataclasses.replace(out, demo_max_rank=out.max_moves)
@@ -117,7 +122,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "learning_rate": (0.0, 1.0),
     "weight_decay": (0.0, 1.0), "batch_size": (1, 1 << 20), "updates_per_batch": (0, 10_000),
     "demo_fraction": (0.0, 1.0), "solution_fraction": (0.0, 1.0), "demo_max_rank": (0, 512),
-    "demo_zero_prob": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),
+    "demo_zero_prob": (0.0, 0.95), "demo_zero_prob_min": (0.0, 0.95), "replay_size": (1, 1 << 24), "solutions_kept": (1, 1 << 20),
     "policy_below": (0, 1 << 16),
     "value_weight": (0.0, 100.0), "pretrain_steps": (0, 1 << 20), "checkpoint_every": (1, 1 << 20),
     "eval_every": (0, 1 << 20), "eval_games": (1, 1 << 16), "stop_at_rank": (0, 1 << 16),

@@ -25,7 +25,7 @@ from tensorgame import game
 
 
 def random_terms(key: jax.Array, dims: chex.Array, count: int, config: game.GameConfig,
-                 zero_prob: float, fixed_prob: float = 0.0) -> chex.Array:
+                 zero_prob: chex.Numeric, fixed_prob: float = 0.0) -> chex.Array:
     """[count, 3, S] random canonical legal moves for a target of sizes ``dims`` (key consumed);
     in the symmetric game a share ``fixed_prob`` of them are symmetric terms (u, u, +-u)."""
     s = config.size
@@ -119,13 +119,19 @@ def replay_pair(key: jax.Array, terms: chex.Array, count: chex.Array, dims: chex
 
 def demonstration_batch(key: jax.Array, dims: chex.Array, batch: int, max_rank: int,
                         config: game.GameConfig, zero_prob: float, fixed_prob: float = 0.0,
-                        basis_prob: float = 0.0):
-    """``batch`` pairs from fresh random factorizations of rank 1..max_rank (key consumed).
+                        basis_prob: float = 0.0, zero_prob_min: float = 0.0):
+    """``batch`` pairs from fresh random factorizations of rank 1..max_rank (key consumed);
+    ``zero_prob_min`` > 0: each factorization draws its zero probability uniformly from
+    [zero_prob_min, zero_prob], so sparse and dense demonstrations mix.
 
     Returns (Observation [batch, ...], next moves [batch, 3, S], returns [batch])."""
     k_terms, k_rank, k_pairs, k_basis, k_pick = jax.random.split(key, 5)
-    terms = jax.vmap(lambda k: random_terms(k, dims, max_rank, config, zero_prob, fixed_prob))(
-        jax.random.split(k_terms, batch))
+    zero_probs = jnp.full((batch,), zero_prob)
+    if zero_prob_min:  # a key only then: runs without it keep their random numbers
+        k_terms, k_zero = jax.random.split(k_terms)
+        zero_probs = jax.random.uniform(k_zero, (batch,), minval=zero_prob_min, maxval=zero_prob)
+    terms = jax.vmap(lambda k, z: random_terms(k, dims, max_rank, config, z, fixed_prob))(
+        jax.random.split(k_terms, batch), zero_probs)
     if basis_prob:
         moved = jax.vmap(lambda k, t: change_basis(t, random_bases(k, dims, config), config))(
             jax.random.split(k_basis, batch), terms)

@@ -52,6 +52,7 @@ class LearnerSpec:
     solution_batch: int
     demo_max_rank: int
     demo_zero_prob: float
+    demo_zero_prob_min: float
     demo_fixed_prob: float
     demo_basis_prob: float
     value_weight: float
@@ -63,6 +64,7 @@ def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSp
     return LearnerSpec(game=game_config, demo_batch=demo, solution_batch=solution,
                        demo_max_rank=min(config.demo_max_rank, config.max_moves),
                        demo_zero_prob=config.demo_zero_prob,
+                       demo_zero_prob_min=config.demo_zero_prob_min,
                        demo_fixed_prob=config.demo_fixed_prob,
                        demo_basis_prob=config.demo_basis_prob, value_weight=config.value_weight)
 
@@ -93,7 +95,7 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
         obs, move, ret = demos.demonstration_batch(k_demo, dims, spec.demo_batch,
                                                    spec.demo_max_rank, spec.game,
                                                    spec.demo_zero_prob, spec.demo_fixed_prob,
-                                                   spec.demo_basis_prob)
+                                                   spec.demo_basis_prob, spec.demo_zero_prob_min)
         parts.append((obs, move, ret, jnp.ones(spec.demo_batch)))
     if spec.solution_batch:
         parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.counts,

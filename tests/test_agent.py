@@ -450,3 +450,22 @@ def test_scheme_moves_for_replay(setup):
             scheme_moves(scheme, shape, "Z", config)
     with pytest.raises(TensorgameError, match=r"entries \[-1\] outside the game's coefficients"):
         scheme_moves(strassen, (2, 2, 2), "Z", dataclasses.replace(setup.game, coefficients=(0, 1)))
+
+
+def test_demonstrations_mix_sparse_and_dense(setup):
+    """demo_zero_prob_min: each demonstration draws its own zero probability, so densities spread
+    over the range; without it every demonstration has the same density."""
+    from agents.demos import demonstration_batch
+
+    dims = jnp.asarray(setup.dims)
+
+    def densities(**kwargs):
+        _, moves, _ = jax.jit(lambda k: demonstration_batch(
+            k, dims, 512, 8, setup.game, 0.9, **kwargs))(jax.random.key(4))
+        return np.mean(np.asarray(moves) != 0, axis=(1, 2))  # [512]
+
+    plain, mixed = densities(), densities(zero_prob_min=0.1)
+    assert np.std(mixed) > 2 * np.std(plain)
+    assert np.mean(mixed) > np.mean(plain) + 0.1
+    with pytest.raises(TensorgameError, match="demo_zero_prob_min"):
+        make_config({"demo_zero_prob_min": 0.8}).resolved((2, 2, 2), "Z")

@@ -225,7 +225,8 @@ def run_seeded(shape, budget: float, seed: int) -> dict:
                                             for f in found],
            "z2_cpu_s": cpu(), "saved": [], "date": time.strftime("%Y-%m-%d %H:%M"),
            "load": os.getloadavg()[0]}
-    if found and _save_if_better(z2, "Z2", "mod-2 walk", seed):
+    if _save_if_better(z2, "Z2", "mod-2 walk" if found else "direct sum", seed) \
+            if found or start is not naive else False:
         row["saved"].append(f"Z2 {z2.rank}")
     candidates = []  # (rank, CPU s, how, scheme)
     lift_log = []
@@ -348,6 +349,10 @@ def multi_seed_table(data: dict, seeds: list[str] | None = None) -> list[str]:
             hows = sorted({r["z_how"] for r in rows if r["z_rank"] == ours}) if field == "Z" \
                 else []
             how_text = f"; from: {', '.join(hows)}" if hows else ""
+            naive_rank = shape[0] * shape[1] * shape[2]
+            sums = sorted({r["z2_start"] for r in rows if r["z2_start"] < naive_rank})
+            if field == "Z2" and sums:
+                how_text = f"; walks from direct sums of rank {', '.join(map(str, sums))}"
             lines.append(f"| {key} | {field} | {known_text} | {mark} | "
                          f"{statistics.median(ranks):g} | {per_seed}{how_text} | {time_text} | "
                          f"{budget_text} |")

@@ -498,6 +498,7 @@ def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(monkeypatch
 
     def row(seed, z2, z2_time, z):
         return {"shape": [4, 4, 4], "seed": seed, "budget_z2_cpu_s": 300, "z2_rank": z2,
+                "z2_start": 64,
                 "z2_path": [[64, 0.0], [z2, z2_time]], "z_rank": z, "z_how": "Z walk",
                 "z_path": [[z, 400.0, "Z walk"]], "z_walk_budget_cpu_s": 100, "cpu_s": 420}
 

@@ -8,6 +8,10 @@ Results are saved per format as they come (results/ranks.json, results/ranks.md,
 under results/flipgraph/), so an interrupted run still leaves a table; a re-run skips formats done.
 
     .venv/bin/python experiments/ranks.py [--scale 1.0] [--formats 3x3x3,4x4x4] [--seed 0]
+
+``--seeds 401,402,403`` is the reporting run (results/ranks_by_seed.json, the first table of
+results/ranks.md): per seed and format, budgets in CPU seconds (CPU_BUDGET), see ``run_seeded``;
+one process per seed may run at once (rows are merged under a lock).
 """
 
 from __future__ import annotations

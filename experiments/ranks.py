@@ -375,10 +375,15 @@ def write_table(rows: dict, seed: int) -> None:
         data = json.loads(seeds_data.read_text())
         lines += [
             "## Per format over several seeds, CPU-second budgets (`--seeds`)", "",
-            "Written by `experiments/ranks.py --seeds` (%s). Seeds %s are reporting seeds: run "
-            "once with the settings shown, never used for tuning. Per seed and format: one walker "
+            "Written by `experiments/ranks.py --seeds` (%s). Seeds %s are reporting seeds, never "
+            "used for tuning (a first start of the same seeds, stopped after the formats up to "
+            "3x3x4 to make the harvest lifting work-bounded instead of wall-clock, was "
+            "discarded; of it only 2x3x5 rank 25 mod 2, seed 403, which the rerun reached "
+            "again, was kept). Per seed and format: one walker "
             "mod 2 from the naive scheme (formats with a factor longer than 16 entries: from the "
-            "lowest-rank direct sum of our committed schemes for smaller formats) for the budget "
+            "lowest-rank direct sum of our schemes for smaller formats saved at the time, those an "
+            "earlier format of this run saved included; the table names the start ranks) for "
+            "the budget "
             "in CPU seconds (process time of the walker; jobs at nice 19 on 2 shared cores), "
             "stopping at the best known mod-2 rank. Z: the lowest mod-2 schemes found are lifted "
             "(20 sign restarts, then Hensel lifting); where the mod-2 rank equals the best known "

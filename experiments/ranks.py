@@ -376,8 +376,8 @@ def write_table(rows: dict, seed: int) -> None:
         lines += [
             "## Per format over several seeds, CPU-second budgets (`--seeds`)", "",
             "Written by `experiments/ranks.py --seeds` (%s). Seeds %s are reporting seeds, never "
-            "used for tuning (a first start of the same seeds, stopped after the formats up to "
-            "3x3x4 to make the harvest lifting work-bounded instead of wall-clock, was "
+            "used for tuning (a first start of the same seeds, stopped during 2x3x5 (after the "
+            "formats up to 3x3x4) to make the harvest lifting work-bounded, not wall-clock, was "
             "discarded; of it only 2x3x5 rank 25 mod 2, seed 403, which the rerun reached "
             "again, was kept). Per seed and format: one walker "
             "mod 2 from the naive scheme (formats with a factor longer than 16 entries: from the "

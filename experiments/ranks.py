@@ -12,6 +12,12 @@ under results/flipgraph/), so an interrupted run still leaves a table; a re-run 
 ``--seeds 401,402,403`` is the reporting run (results/ranks_by_seed.json, the first table of
 results/ranks.md): per seed and format, budgets in CPU seconds (CPU_BUDGET), see ``run_seeded``;
 one process per seed may run at once (rows are merged under a lock).
+
+``--records`` (seed 501 unless ``--seed``) aims at records: for each format with a side of 6 in the
+FMM catalog sample, one walker mod 2 from the catalog scheme itself (reduced mod 2) for
+RECORD_CPU_BUDGET CPU s, stopping one rank below it (rows in results/flipgraph/records.json, the
+"Record attempts" section of results/ranks.md); see ``run_record``. Processes given disjoint
+``--formats`` may run at once.
 """
 
 from __future__ import annotations
@@ -400,8 +406,11 @@ def write_table(rows: dict, seed: int) -> None:
             % (_dates(data), ", ".join(sorted({s for v in data.values() for s in v}, key=int)),
                RELIFT_FLIPS), ""]
         lines += multi_seed_table(data)
+        lines += [""] + records_section() if records_section() else []
         lines += ["", "## One seed, wall-clock budgets (seed 0, 2026-11-23, the kernel before the "
                       "flip index by buckets; superseded by the table above)", ""]
+    elif records_section():
+        lines += records_section() + [""]
     lines += [
         "Written by `experiments/ranks.py` (seed %d). One walker per format on a machine with 2 "
         "cores shared by about five agents (load average often 4-7), so budgets are wall-clock "
@@ -641,12 +650,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every budget")
     parser.add_argument("--formats", default=None, help="e.g. 3x3x3,4x4x4 (default: all)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"walk seed (default 0; {RECORD_SEED} with --records)")
     parser.add_argument("--redo", action="store_true", help="recompute formats already done")
     parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
                         help="per seed and format, CPU-second budgets (CPU_BUDGET x --scale); "
                              "rows go to results/ranks_by_seed.json (formats and seeds done are "
                              "skipped unless --redo)")
+    parser.add_argument("--records", action="store_true",
+                        help="record attempts: for each FMM catalog format with a side of 6, a "
+                             "walk mod 2 from the catalog scheme, stopping one rank below it "
+                             "(RECORD_CPU_BUDGET x --scale CPU s each); rows go to "
+                             "results/flipgraph/records.json (formats done are skipped unless "
+                             "--redo)")
     parser.add_argument("--relift", type=float, default=0, metavar="SECONDS",
                         help="second pass over formats done: where Z is above Z2, lift other "
                              "schemes of the Z2 rank (this long); where Z is above the best "
@@ -656,6 +672,11 @@ def main() -> None:
     parser.add_argument("--table", action="store_true",
                         help="only rewrite results/ranks.md from the saved results")
     args = parser.parse_args()
+    if args.seed is None:
+        args.seed = RECORD_SEED if args.records else 0
+    if args.records:
+        run_records(args.formats, args.scale, args.seed, args.redo)
+        return
     if args.table:
         write_table(json.loads((RESULTS / "ranks.json").read_text()), args.seed)
         return
@@ -728,6 +749,260 @@ def run_seeds(seeds: list[int], formats: str | None, scale: float, redo: bool) -
             _merge_seed_row(row)
             state = RESULTS / "ranks.json"
             write_table(json.loads(state.read_text()) if state.exists() else {}, 0)
+
+
+# ----------------------------------------------------------------------------- record attempts
+
+# ``--records``: walks mod 2 that start from the FMM catalog sample's best scheme of a format with
+# a side of RECORD_SIDE (reduced mod 2) and stop one rank below it. A scheme below the catalog
+# rank would be a record: it is verified exactly (our verifier) and by an independent check
+# (random matrices; float64 for schemes over Z, integer arithmetic mod 2 for schemes mod 2), and
+# lifted to Z if it can be.
+CATALOG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fmm-catalog"
+RECORD_SIDE = 6
+RECORD_CPU_BUDGET = 45  # CPU seconds of the one walker per format (13 formats: under 10 CPU min)
+RECORD_SEED = 501
+RECORDS_FILE = "flipgraph/records.json"  # under RESULTS: {format: row}
+FLOAT64_TOLERANCE = 1e-9
+
+
+def catalog_formats(catalog: Path | None = None, side: int | None = None) -> dict:
+    """The catalog sample's formats with a side of ``side`` that a walk can hold: per format its
+    lowest rank, the coefficient classes listed at that rank and the file to start from (the
+    integer one at that rank, ZT before Z; None if only rational schemes have it)."""
+    catalog = CATALOG if catalog is None else catalog
+    side = RECORD_SIDE if side is None else side
+    out: dict[tuple, dict] = {}
+    for line in (catalog / "INDEX.tsv").read_text().splitlines()[1:]:
+        if not line.strip():
+            continue
+        name, fmt, coefficients, rank = line.split("\t")[:4]
+        shape = tuple(int(x) for x in fmt.split("x"))
+        if side not in shape:
+            continue
+        try:
+            starts.check_shape(shape)
+        except Exception:  # factors longer than a walk holds
+            continue
+        entry = out.setdefault(shape, {"rank": int(rank), "classes": [], "file": None})
+        if int(rank) < entry["rank"]:
+            entry.update(rank=int(rank), classes=[], file=None)
+        if int(rank) == entry["rank"]:
+            entry["classes"].append(coefficients)
+            if coefficients in ("ZT", "Z") and (entry["file"] is None or coefficients == "ZT"):
+                entry["file"] = name
+    return out
+
+
+def reduced_mod2(f):
+    """``f`` (integer coefficients) mod 2, terms that vanish mod 2 dropped."""
+    import numpy as np
+
+    from tensorgame.factorization import Factorization
+
+    u, v, w = (np.asarray(a, dtype=np.int64) % 2 for a in f.factors)
+    live = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)
+    return Factorization(f.shape, "Z2", u[live], v[live], w[live], meta=dict(f.meta))
+
+
+def independent_check(f, trials: int | None = None, seed: int = 0) -> dict:
+    """Multiply random matrices with the scheme's own formula, without tensorgame's verifier.
+
+    Over Z or Q: float64 matrices with entries uniform in [-1, 1], the scheme's product against
+    ``A @ B``, the largest relative error (Frobenius norms) over ``trials`` (default 3); passes
+    below FLOAT64_TOLERANCE. Mod 2: random 0/1 matrices, integer arithmetic, the number of entries
+    where the scheme's product differs from ``A @ B`` mod 2 over ``trials`` (default 64: a wrong
+    term may show only for some entries of A and B); passes at 0.
+    """
+    import numpy as np
+
+    n, m, p = f.shape
+    rng = np.random.default_rng(seed)
+    if f.field == "Z2":
+        trials = 64 if trials is None else trials
+        u, v, w = (np.asarray(a, dtype=np.int64) for a in f.factors)
+        wrong = 0
+        for _ in range(trials):
+            a, b = rng.integers(0, 2, (n, m)), rng.integers(0, 2, (m, p))
+            products = (u @ a.ravel()) * (v @ b.ravel())
+            ct = (products @ w) % 2  # vec(C^T), row-major
+            wrong += int(np.count_nonzero(ct.reshape(p, n).T != (a @ b) % 2))
+        return {"check": "mod 2, random 0/1 matrices", "trials": trials, "wrong_entries": wrong,
+                "passed": wrong == 0}
+    trials = 3 if trials is None else trials
+    u, v, w = (np.array([[float(x) for x in row] for row in a.tolist()]).reshape(a.shape)
+               for a in f.factors)
+    error = 0.0
+    for _ in range(trials):
+        a, b = rng.uniform(-1, 1, (n, m)), rng.uniform(-1, 1, (m, p))
+        products = (u @ a.ravel()) * (v @ b.ravel())
+        c = (products @ w).reshape(p, n).T  # the scheme writes vec(C^T)
+        exact = a @ b
+        error = max(error, float(np.linalg.norm(c - exact) / np.linalg.norm(exact)))
+    return {"check": "float64, random matrices in [-1, 1]", "trials": trials,
+            "max_relative_error": error, "passed": error < FLOAT64_TOLERANCE}
+
+
+def run_record(shape, entry: dict, budget: float, seed: int, catalog: Path | None = None) -> dict:
+    """One record attempt: one walker mod 2 from the catalog scheme reduced mod 2, for ``budget``
+    CPU s, stopping at the catalog rank - 1; anything below the catalog rank is verified twice,
+    saved under results/flipgraph/ and lifted to Z if it can be."""
+    from tensorgame import importers
+
+    catalog = CATALOG if catalog is None else catalog
+    c0 = time.process_time()
+    rank = entry["rank"]
+    scheme = importers.import_file(catalog / entry["file"])[0]
+    if scheme.shape != tuple(shape) or scheme.rank != rank:
+        raise SystemExit(f"{entry['file']}: holds <{scheme.shape}> rank {scheme.rank}, "
+                         f"INDEX.tsv says {shape} rank {rank}")
+    start = reduced_mod2(scheme)
+    if not verify(start).valid:
+        raise SystemExit(f"{entry['file']}: not valid mod 2 after reduction")
+    stats = {}
+
+    def progress(p):
+        stats.update(flips=p.flips, cpu=p.cpu_seconds)
+
+    found = search(start, WalkConfig(field="Z2"), float("inf"), seed=seed, stop_rank=rank - 1,
+                   cpu_seconds=budget, on_progress=progress)
+    best = found[-1].scheme if found else start
+    key = "x".join(map(str, shape))
+    row = {"shape": list(shape), "catalog_rank": rank, "catalog_classes": entry["classes"],
+           "catalog_file": entry["file"], "catalog_check": independent_check(scheme, seed=seed),
+           "start_rank_z2": start.rank, "best_rank_z2": best.rank, "seed": seed,
+           "budget_cpu_s": budget, "walk_cpu_s": round(stats.get("cpu", 0.0), 2),
+           "flips": stats.get("flips", 0),
+           "path": [[f.scheme.rank, round(f.cpu_seconds, 2)] for f in found],
+           "record_z2": False, "record_z": False, "saved": [],
+           "date": time.strftime("%Y-%m-%d %H:%M"), "load": os.getloadavg()[0]}
+    if best.rank < rank:
+        meta = {**best.meta, "found_by": "experiments/ranks.py --records", "seed": seed,
+                "start": f"FMM catalog sample {entry['file']} (rank {rank}) reduced mod 2"}
+        best = best.replace(meta=meta)
+        ours, other = verify(best), independent_check(best, seed=seed)
+        row["z2_checks"] = {"verifier": ours.valid, "independent": other}
+        row["record_z2"] = ours.valid and other["passed"]
+        if row["record_z2"]:
+            folder = RESULTS / "flipgraph"
+            folder.mkdir(parents=True, exist_ok=True)
+            io.save(best, folder / f"{key}_rank{best.rank}_Z2.json")
+            row["saved"].append(f"{key}_rank{best.rank}_Z2.json")
+        lifted = lift_with_retries(best, WalkConfig(field="Z2"), 0, seed=seed,
+                                   flips=RELIFT_FLIPS)
+        row["lift"] = lifted.how
+        if lifted.scheme is not None:
+            z = lifted.scheme.replace(meta={**meta, **lifted.scheme.meta})
+            ours, other = verify(z), independent_check(z, seed=seed)
+            row["z_checks"] = {"verifier": ours.valid, "independent": other}
+            row["record_z"] = ours.valid and other["passed"] and z.rank < rank
+            if row["record_z"]:
+                io.save(z, RESULTS / "flipgraph" / f"{key}_rank{z.rank}_Z.json")
+                row["saved"].append(f"{key}_rank{z.rank}_Z.json")
+    row["cpu_s"] = round(time.process_time() - c0, 2)
+    return row
+
+
+def _locked_update(out: Path, update) -> None:
+    """Rewrite the JSON file ``out`` as ``update(its content)`` under a lock (processes share)."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / f"{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(out.read_text()) if out.exists() else {}
+        update(data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, out)
+
+
+def run_records(formats: str | None, scale: float, seed: int, redo: bool) -> None:
+    """``--records``: every catalog format with a side of RECORD_SIDE (lowest catalog rank first),
+    RECORD_CPU_BUDGET x ``scale`` CPU s each; rows go to RESULTS/RECORDS_FILE as they come (a
+    format done is skipped unless ``redo``) and the table is rewritten after each."""
+    entries = catalog_formats()
+    shapes = sorted(entries, key=lambda s: (entries[s]["rank"], s)) if formats is None else [
+        tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
+    # compile (or load) the kernels before any budget starts
+    search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
+           cpu_seconds=5)
+    out = RESULTS / RECORDS_FILE
+    for shape in shapes:
+        key = "x".join(map(str, shape))
+        if shape not in entries or entries[shape]["file"] is None:
+            print(f"{key}: no integer scheme of the catalog's lowest rank; skipped", flush=True)
+            continue
+        if not redo and out.exists() and key in json.loads(out.read_text()):
+            continue
+        budget = RECORD_CPU_BUDGET * scale
+        print(f"{time.strftime('%H:%M:%S')} {key}: from catalog rank {entries[shape]['rank']}, "
+              f"{budget:g} CPU s, seed {seed}", flush=True)
+        row = run_record(shape, entries[shape], budget, seed)
+        print(f"{time.strftime('%H:%M:%S')} {key}: mod 2 {row['start_rank_z2']} -> "
+              f"{row['best_rank_z2']} (catalog {row['catalog_rank']}), {row['walk_cpu_s']} CPU s, "
+              f"record mod 2: {row['record_z2']}, over Z: {row['record_z']}", flush=True)
+        _locked_update(out, lambda data: data.__setitem__(key, row))
+        state = RESULTS / "ranks.json"
+        write_table(json.loads(state.read_text()) if state.exists() else {}, 0)
+
+
+def records_table(data: dict) -> list[str]:
+    """Markdown for RESULTS/RECORDS_FILE."""
+    lines = ["| format | catalog rank (field) | start rank mod 2 | best rank reached mod 2 | "
+             "walk CPU s (budget) | flips | record |", "|---|---|---|---|---|---|---|"]
+    names = {"ZT": "Z, coefficients in {-1,0,1}", "Z": "Z", "Q": "Q"}
+    for key in sorted(data, key=lambda k: (data[k]["catalog_rank"], k)):
+        r = data[key]
+        fields = ", ".join(names.get(c, c) for c in r["catalog_classes"])
+        if r["record_z"]:
+            record = "**yes, over Z** (verified twice)"
+        elif r["record_z2"]:
+            record = f"**yes, mod 2 only** (verified twice; lifting: {r.get('lift', '')})"
+        else:
+            record = "no"
+        lines.append(f"| {key} | {r['catalog_rank']} ({fields}) | {r['start_rank_z2']} | "
+                     f"{r['best_rank_z2']} | {r['walk_cpu_s']:.1f} ({r['budget_cpu_s']:g}) | "
+                     f"{r['flips']:,} | {record} |")
+    return lines
+
+
+def records_section() -> list[str]:
+    """The "Record attempts" section of results/ranks.md, if RESULTS/RECORDS_FILE exists."""
+    path = RESULTS / RECORDS_FILE
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    seeds = sorted({r["seed"] for r in data.values()})
+    days = sorted({r["date"][:10] for r in data.values()})
+    records = [k for k, r in data.items() if r["record_z2"] or r["record_z"]]
+    checks = [r["catalog_check"] for r in data.values()]
+    worst = max((c.get("max_relative_error", 0.0) for c in checks), default=0.0)
+    lines = [
+        f"## Record attempts: catalog formats with a side of {RECORD_SIDE} (`--records`)", "",
+        "Written by `experiments/ranks.py --records` (%s, seed %s). For each format with a side "
+        f"of {RECORD_SIDE} in the FMM catalog sample (`../shared/reference/fmm-catalog/`), one "
+        "walker mod 2 "
+        "starts from the catalog's best scheme itself (the integer one of the lowest rank, "
+        "reduced mod 2: terms that vanish mod 2 dropped; verified mod 2 first) and stops at the "
+        "catalog rank - 1, within a budget of CPU seconds (process time of the walker; jobs at "
+        "nice 19 on 2 shared cores). A scheme below the catalog rank would be verified twice "
+        "(our exact verifier and an independent check by random matrices: integer arithmetic "
+        "mod 2, float64 against `A @ B` with relative error < 1e-9 over Z), saved under "
+        "`results/flipgraph/` and lifted to Z (`lift_with_retries` by work). The catalog schemes "
+        "themselves %s the float64 check (largest relative error %.1e). Flips: of the walk, "
+        "plus transitions included." % (", ".join(days), ", ".join(map(str, seeds)),
+                                        "pass" if all(c["passed"] for c in checks) else
+                                        "do NOT all pass", worst), "",
+    ]
+    lines += records_table(data)
+    if records:
+        verdict = "Records (below the catalog rank): " + ", ".join(sorted(records)) + "."
+    else:
+        verdict = (f"No record: in none of the {len(data)} formats did the walk get below the "
+                   "catalog rank within its budget.")
+    return lines + ["", verdict]
 
 
 def _write_state(rows: dict) -> None:

@@ -514,3 +514,55 @@ def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(monkeypatch
     data["4x4x4"]["3"] = row(3, 49, 90.0, 53)
     z2 = next(line for line in ranks.multi_seed_table(data) if line.startswith("| 4x4x4 | Z2 |"))
     assert "| budget (1 of 3 seeds reach it) |" in z2
+
+
+def test_ranks_records_walks_from_the_catalog_scheme_and_checks_a_record_twice(monkeypatch,
+                                                                               tmp_path):
+    """``--records`` on a monkeypatched catalog: 2x2x3 at rank 11 (optimal: no record) and a fake
+    entry that lists the naive 2x2x4 (rank 16) as the best known, which the walk beats at once:
+    that scheme is verified by ours and the independent check, saved and lifted to Z."""
+    import numpy as np
+
+    from tensorgame import io
+    from tensorgame.library import naive
+
+    ranks = _ranks_script(monkeypatch, tmp_path)
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    source = ranks.CATALOG / "2x2x3_m11_ZT.json"
+    (catalog / "2x2x3_m11_ZT.json").write_bytes(source.read_bytes())
+    f = naive(2, 2, 4)
+    fake = {"n": [2, 2, 4], "m": f.rank, "z2": False, "u": f.u.tolist(), "v": f.v.tolist(),
+            "w": f.w.tolist()}
+    (catalog / "2x2x4_m16_ZT.json").write_text(json.dumps(fake))
+    (catalog / "INDEX.tsv").write_text(
+        "file\tformat\tcoefficients\trank\tpath\n2x2x3_m11_ZT.json\t2x2x3\tZT\t11\tx\n"
+        "2x2x4_m16_ZT.json\t2x2x4\tZT\t16\tx\n2x2x2_m7_ZT.json\t2x2x2\tZT\t7\tx\n")
+    monkeypatch.setattr(ranks, "CATALOG", catalog)
+    monkeypatch.setattr(ranks, "RECORD_SIDE", 2)
+    monkeypatch.setattr(ranks, "RELIFT_FLIPS", 20_000)
+    entries = ranks.catalog_formats()
+    assert sorted(entries) == [(2, 2, 2), (2, 2, 3), (2, 2, 4)]  # side 2 (2x2x2: no file here)
+    ranks.run_records("2x2x3,2x2x4", scale=0.02, seed=3, redo=False)  # 0.9 CPU s per walk
+    data = json.loads((tmp_path / ranks.RECORDS_FILE).read_text())
+    no = data["2x2x3"]
+    assert no["catalog_rank"] == no["start_rank_z2"] == no["best_rank_z2"] == 11
+    assert not no["record_z2"] and not no["record_z"] and no["saved"] == []
+    assert no["catalog_check"]["passed"] and no["budget_cpu_s"] == pytest.approx(0.9)
+    yes = data["2x2x4"]
+    assert yes["start_rank_z2"] == 16 and yes["best_rank_z2"] < 16 and yes["record_z2"]
+    assert yes["z2_checks"]["verifier"] and yes["z2_checks"]["independent"]["wrong_entries"] == 0
+    saved = {name: io.load(tmp_path / "flipgraph" / name) for name in yes["saved"]}
+    assert all(verify(s).valid for s in saved.values())
+    if yes["record_z"]:  # lifted: float64 check passed as well
+        assert yes["z_checks"]["independent"]["max_relative_error"] < 1e-9
+    table = (tmp_path / "ranks.md").read_text()
+    assert "## Record attempts" in table and "Records (below the catalog rank): 2x2x4." in table
+    assert "| 2x2x3 | 11 (Z, coefficients in {-1,0,1}) | 11 | 11 |" in table
+    # the independent check catches a wrong scheme, mod 2 and in float64
+    u = f.u.copy()
+    u[5] = 0  # one product of the naive scheme missing
+    broken = f.replace(u=u)
+    assert not ranks.independent_check(broken)["passed"]
+    assert not ranks.independent_check(ranks.reduced_mod2(broken))["passed"]
+    assert ranks.independent_check(f)["max_relative_error"] < 1e-12

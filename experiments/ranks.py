@@ -952,10 +952,11 @@ def records_table(data: dict) -> list[str]:
     """Markdown for RESULTS/RECORDS_FILE."""
     lines = ["| format | catalog rank (field) | start rank mod 2 | best rank reached mod 2 | "
              "walk CPU s (budget) | flips | record |", "|---|---|---|---|---|---|---|"]
-    names = {"ZT": "Z, coefficients in {-1,0,1}", "Z": "Z", "Q": "Q"}
     for key in sorted(data, key=lambda k: (data[k]["catalog_rank"], k)):
         r = data[key]
-        fields = ", ".join(names.get(c, c) for c in r["catalog_classes"])
+        classes = set(r["catalog_classes"])
+        fields = "; ".join(([("Z, coefficients in {-1,0,1}" if "ZT" in classes else "Z")]
+                            if classes & {"Z", "ZT"} else []) + (["Q"] if "Q" in classes else []))
         if r["record_z"]:
             record = "**yes, over Z** (verified twice)"
         elif r["record_z2"]:
@@ -997,11 +998,21 @@ def records_section() -> list[str]:
                                         "do NOT all pass", worst), "",
     ]
     lines += records_table(data)
+    import statistics
+
+    median = statistics.median(r["flips"] for r in data.values())
+    few = sorted(k for k, r in data.items() if r["flips"] < median / 10)
+    if few:
+        lines += ["", f"Fewer than a tenth of the median flips ({median:,.0f}): {', '.join(few)}: "
+                      "around these schemes few flips exist, so the walk spends its budget on "
+                      "plus transitions."]
     if records:
         verdict = "Records (below the catalog rank): " + ", ".join(sorted(records)) + "."
     else:
         verdict = (f"No record: in none of the {len(data)} formats did the walk get below the "
                    "catalog rank within its budget.")
+    verdict += (f" In all {sum(r['cpu_s'] for r in data.values()):.0f} CPU s "
+                f"({sum(r['flips'] for r in data.values()):.2g} flips).")
     return lines + ["", verdict]
 
 

@@ -521,7 +521,6 @@ def test_ranks_records_walks_from_the_catalog_scheme_and_checks_a_record_twice(m
     """``--records`` on a monkeypatched catalog: 2x2x3 at rank 11 (optimal: no record) and a fake
     entry that lists the naive 2x2x4 (rank 16) as the best known, which the walk beats at once:
     that scheme is verified by ours and the independent check, saved and lifted to Z."""
-    import numpy as np
 
     from tensorgame import io
     from tensorgame.library import naive

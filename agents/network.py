@@ -310,7 +310,7 @@ def _sample_token(key: jax.Array, logits: jnp.ndarray, shape: tuple[int, ...]
     """Draws of shape ``shape`` from the rows of logits [..., V] (broadcast to ``shape``), by
     inverse CDF from one uniform per draw (``jax.random.categorical`` draws V Gumbels per draw,
     which dominated the search on a CPU). The CDF is one product with a triangular matrix (XLA's
-    cumulative sum on a CPU cost 3x the rest of the draw); the draw is the first token of non-zero
+    cumulative sum on a CPU took nine tenths of the draw); the draw is the first token of non-zero
     mass whose cumulative mass exceeds the uniform, so rounding in the product can never pick a
     masked token. Returns (index int32, its log-probability), each of ``shape``. The key is
     consumed."""

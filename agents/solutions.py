@@ -22,8 +22,9 @@ class SolutionStore:
         self.valid = np.zeros((capacity,), bool)
         self.keys: set[bytes] = set()
         self.cursor = 0
+        self.kept_rank = 0  # multiplications of every kept factorization (0: none kept)
 
-    def add(self, moves: np.ndarray) -> bool:
+    def _add(self, moves: np.ndarray) -> bool:
         """Keep a factorization's moves [R, 3, S] unless already kept; True if new."""
         order = np.lexsort(moves.reshape(len(moves), -1).T[::-1])
         moves = moves[order]
@@ -41,21 +42,17 @@ class SolutionStore:
 
     def rank(self) -> int:
         """Multiplications of the kept factorizations (all have the same; 0 when none)."""
-        if not self.valid.any():
-            return 0
-        slot = int(np.argmax(self.valid))
-        moves = self.terms[slot, : self.counts[slot]]
-        return int(sum(game.move_cost(move, self.config) for move in moves))
+        return self.kept_rank
 
     def offer(self, moves: np.ndarray, rank: int) -> bool:
         """Keep a factorization of ``rank`` multiplications if it is at least as good as those
         kept (a better one clears them: replaying worse games would teach them); True if kept."""
-        kept = self.rank()
-        if kept and rank > kept:
+        if self.kept_rank and rank > self.kept_rank:
             return False
-        if kept and rank < kept:
+        if self.kept_rank and rank < self.kept_rank:
             self.clear()
-        return self.add(moves)
+        self.kept_rank = rank
+        return self._add(moves)
 
     def clear(self) -> None:
         """Forget every kept factorization (a better rank was found)."""
@@ -63,6 +60,7 @@ class SolutionStore:
         self.counts[:] = 0
         self.keys.clear()
         self.cursor = 0
+        self.kept_rank = 0
 
     def arrays(self) -> learner_lib.Solutions:
         return learner_lib.Solutions(terms=self.terms, counts=self.counts, valid=self.valid)
@@ -78,17 +76,21 @@ class SolutionStore:
         self.cursor = int(state["cursor"])
         self.keys = {self.terms[i, : self.counts[i]].tobytes()
                      for i in range(len(self.counts)) if self.valid[i]}
+        kept = np.flatnonzero(self.valid)  # the rank of one kept factorization is every one's
+        self.kept_rank = int(sum(game.move_cost(move, self.config)
+                                 for move in self.terms[kept[0], : self.counts[kept[0]]])) \
+            if kept.size else 0
 
 
 def scheme_moves(scheme: Factorization, shape: tuple[int, int, int], field: str,
-                 game: GameConfig) -> np.ndarray:
+                 config: GameConfig) -> np.ndarray:
     """A verified factorization of <n,m,p> as moves [R, 3, S] of the plain game (padded to the
     game's size) to replay; one-line errors when it cannot be replayed in this game."""
     n, m, p = shape
     name = f"a scheme of <{','.join(map(str, scheme.shape))}> over {scheme.field}"
     if scheme.shape != tuple(shape):
         raise TensorgameError(f"{name} cannot be replayed in the game of <{n},{m},{p}>")
-    if game.symmetric:
+    if config.symmetric:
         raise TensorgameError("replayed schemes need the plain game (the config sets symmetric)")
     if field == "Z" and scheme.field != "Z":
         raise TensorgameError(f"{name} cannot be replayed in the game over Z")
@@ -102,15 +104,15 @@ def scheme_moves(scheme: Factorization, shape: tuple[int, int, int], field: str,
         raise TensorgameError(f"{name} does not verify over {field}")
     if len(u) >= n * m * p:
         raise TensorgameError(f"{name} has rank {len(u)}: no better than the naive {n * m * p}")
-    if len(u) > game.max_moves:
-        raise TensorgameError(f"{name} has rank {len(u)}, more than the game's {game.max_moves} "
+    if len(u) > config.max_moves:
+        raise TensorgameError(f"{name} has rank {len(u)}, more than the game's {config.max_moves} "
                               f"moves")
-    allowed = set(game.coefficients)
+    allowed = set(config.coefficients)
     outside = sorted({int(x) for x in np.concatenate([u.ravel(), v.ravel(), w.ravel()])}
                      - allowed)
     if outside:
         raise TensorgameError(f"{name} has entries {outside} outside the game's coefficients "
-                              f"{list(game.coefficients)}")
-    moves = np.zeros((len(u), 3, game.size), np.int32)
+                              f"{list(config.coefficients)}")
+    moves = np.zeros((len(u), 3, config.size), np.int32)
     moves[:, 0, : u.shape[1]], moves[:, 1, : v.shape[1]], moves[:, 2, : w.shape[1]] = u, v, w
     return moves

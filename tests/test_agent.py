@@ -418,6 +418,9 @@ def test_solution_store_keeps_only_the_best_rank():
     fixed[2] = -1  # (u, u, -u) is a symmetric term too
     symmetric.offer(np.stack([fixed, orbit, orbit + 1]), 7)
     assert symmetric.rank() == 7  # one symmetric term and two orbits of three
+    restored = SolutionStore(4, symmetric.config)
+    restored.restore(symmetric.state())  # a resumed run derives the kept rank from the moves
+    assert restored.rank() == 7 and not restored.offer(np.ones((8, 3, 4), np.int32), 9)
 
 
 def test_scheme_moves_for_replay(setup):

@@ -7,7 +7,7 @@ import numpy as np
 
 from agents import learner as learner_lib
 from tensorgame.errors import TensorgameError
-from tensorgame.factorization import Factorization, verify
+from tensorgame.factorization import Factorization, reduced_mod2, verify
 from tensorgame import game
 from tensorgame.game import GameConfig
 
@@ -94,12 +94,9 @@ def scheme_moves(scheme: Factorization, shape: tuple[int, int, int], field: str,
         raise TensorgameError("replayed schemes need the plain game (the config sets symmetric)")
     if field == "Z" and scheme.field != "Z":
         raise TensorgameError(f"{name} cannot be replayed in the game over Z")
-    u, v, w = (np.asarray(x, np.int64) for x in (scheme.u, scheme.v, scheme.w))
     if field == "Z2":
-        u, v, w = u % 2, v % 2, w % 2
-        used = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)  # terms that vanish mod 2 go
-        u, v, w = u[used], v[used], w[used]
-        scheme = Factorization(scheme.shape, "Z2", u, v, w)
+        scheme = reduced_mod2(scheme)
+    u, v, w = (np.asarray(x, np.int64) for x in scheme.factors)
     if not verify(scheme, field=field).valid:
         raise TensorgameError(f"{name} does not verify over {field}")
     if len(u) >= n * m * p:

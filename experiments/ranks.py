@@ -36,7 +36,7 @@ from agents.flipgraph import WalkConfig, search  # noqa: E402
 from agents.flipgraph import starts  # noqa: E402
 from agents.flipgraph.lifting import lift, lift_with_retries  # noqa: E402
 from tensorgame import io, library  # noqa: E402
-from tensorgame.factorization import for_shape, verify  # noqa: E402
+from tensorgame.factorization import for_shape, reduced_mod2, verify  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -792,17 +792,6 @@ def catalog_formats(catalog: Path | None = None, side: int | None = None) -> dic
             if coefficients in ("ZT", "Z") and (entry["file"] is None or coefficients == "ZT"):
                 entry["file"] = name
     return out
-
-
-def reduced_mod2(f):
-    """``f`` (integer coefficients) mod 2, terms that vanish mod 2 dropped."""
-    import numpy as np
-
-    from tensorgame.factorization import Factorization
-
-    u, v, w = (np.asarray(a, dtype=np.int64) % 2 for a in f.factors)
-    live = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)
-    return Factorization(f.shape, "Z2", u[live], v[live], w[live], meta=dict(f.meta))
 
 
 def independent_check(f, trials: int | None = None, seed: int = 0) -> dict:

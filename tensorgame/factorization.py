@@ -362,6 +362,16 @@ def same_terms(f: Factorization, g: Factorization) -> bool:
             and all(np.array_equal(x, y) for x, y in zip(a.factors, b.factors)))
 
 
+def reduced_mod2(f: Factorization) -> Factorization:
+    """``f`` (integer coefficients) mod 2, as a factorization over Z2: the terms that vanish mod 2
+    are dropped."""
+    if not all(is_integral(a) for a in f.factors):
+        raise TensorgameError("a scheme with non-integer coefficients has no reduction mod 2")
+    u, v, w = ((a % 2).astype(np.int64) for a in f.factors)
+    live = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)
+    return Factorization(f.shape, "Z2", u[live], v[live], w[live], meta=dict(f.meta))
+
+
 # ----------------------------------------------------------------------------- symmetries
 
 def cyclic_shift(f: Factorization) -> Factorization:

@@ -283,3 +283,16 @@ def test_strongest_field_agrees_with_the_single_field_checks():
         assert report.valid == verify(f, field="Q").valid
         assert [verify(f, field=x).valid for x in ("Z", "Q", "Z2")] == [
             expected == "Z", expected in ("Z", "Q"), expected in ("Z", "Z2")]
+
+
+def test_reduced_mod2_drops_vanishing_terms_and_refuses_fractions():
+    from tensorgame.factorization import reduced_mod2
+
+    # terms 1 + 2 - 3: three terms over Z, of which the middle one vanishes mod 2
+    scheme = Factorization((1, 1, 1), "Z", [[1], [2], [3]], [[1], [1], [1]], [[1], [1], [-1]])
+    mod2 = reduced_mod2(scheme)
+    assert mod2.field == "Z2" and mod2.rank == 2
+    assert mod2.u.tolist() == [[1], [1]] and mod2.w.tolist() == [[1], [1]]
+    half = Factorization((1, 1, 1), "Q", [[Fraction(1, 2)]], [[2]], [[1]])
+    with pytest.raises(TensorgameError, match="no reduction mod 2"):
+        reduced_mod2(half)

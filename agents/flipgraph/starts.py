@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from tensorgame.errors import TensorgameError
-from tensorgame.factorization import Factorization
+from tensorgame.factorization import Factorization, reduced_mod2
 
 LONG_FACTOR = 16
 MAX_FACTOR = 64  # walks hold each factor in one 64-bit word
@@ -49,9 +49,7 @@ def library_scheme(shape, field: str) -> Factorization | None:
     if field == "Z":
         ternary = all(np.abs(a).max(initial=0) <= 1 for a in f.factors)
         return f if f.field == "Z" and ternary else None
-    u, v, w = (np.asarray(a, dtype=np.int64) % 2 for a in f.factors)
-    live = u.any(axis=1) & v.any(axis=1) & w.any(axis=1)
-    return Factorization(f.shape, "Z2", u[live], v[live], w[live], meta=dict(f.meta))
+    return reduced_mod2(f)
 
 
 def composite_start(shape, field: str,

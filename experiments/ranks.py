@@ -161,14 +161,20 @@ def run_format(shape, budget: float, seed: int) -> dict:
     return row
 
 
-def _save(scheme, field) -> None:
-    assert scheme.field == field and verify(scheme).valid
+def _scheme_path(scheme) -> Path:
+    """results/flipgraph/<n>x<m>x<p>_rank<R>_<field>.json (the folder made if needed)."""
     n, m, p = scheme.shape
     folder = RESULTS / "flipgraph"
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{n}x{m}x{p}_rank*_{field}.json"):
+    return folder / f"{n}x{m}x{p}_rank{scheme.rank}_{scheme.field}.json"
+
+
+def _save(scheme, field) -> None:
+    assert scheme.field == field and verify(scheme).valid
+    n, m, p = scheme.shape
+    for old in (RESULTS / "flipgraph").glob(f"{n}x{m}x{p}_rank*_{field}.json"):
         old.unlink()
-    io.save(scheme, folder / f"{n}x{m}x{p}_rank{scheme.rank}_{field}.json")
+    io.save(scheme, _scheme_path(scheme))
 
 
 # CPU seconds of the mod-2 walk per format in the multi-seed table (``--seeds``); the Z walk gets a
@@ -197,11 +203,9 @@ def _save_if_better(scheme, field: str, how: str, seed: int) -> bool:
     if saved is not None and scheme.rank >= saved:
         return False
     assert scheme.field == field and verify(scheme).valid
-    n, m, p = scheme.shape
-    (RESULTS / "flipgraph").mkdir(parents=True, exist_ok=True)
     scheme = scheme.replace(meta={**scheme.meta, "found_by": "experiments/ranks.py --seeds",
                                   "how": how, "seed": seed})
-    io.save(scheme, RESULTS / "flipgraph" / f"{n}x{m}x{p}_rank{scheme.rank}_{field}.json")
+    io.save(scheme, _scheme_path(scheme))
     return True
 
 
@@ -294,17 +298,9 @@ def run_seeded(shape, budget: float, seed: int) -> dict:
 
 def _merge_seed_row(row: dict) -> None:
     """Add ``row`` to RESULTS/SEEDS_FILE (under a lock: one process per seed may run)."""
-    import fcntl
-    import tempfile
-
-    out = RESULTS / SEEDS_FILE
-    with open(Path(tempfile.gettempdir()) / f"{SEEDS_FILE}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = json.loads(out.read_text()) if out.exists() else {}
-        data.setdefault("x".join(map(str, row["shape"])), {})[str(row["seed"])] = row
-        tmp = out.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, out)
+    key = "x".join(map(str, row["shape"]))
+    _locked_update(RESULTS / SEEDS_FILE,
+                   lambda data: data.setdefault(key, {}).__setitem__(str(row["seed"]), row))
 
 
 def _time_to(path: list, rank: int) -> float | None:
@@ -376,6 +372,7 @@ def _dates(data: dict) -> str:
 
 def write_table(rows: dict, seed: int) -> None:
     lines = ["# Flip-graph walks: ranks reached from the naive algorithm", ""]
+    records = records_section()
     seeds_data = RESULTS / SEEDS_FILE
     if seeds_data.exists():
         data = json.loads(seeds_data.read_text())
@@ -406,11 +403,11 @@ def write_table(rows: dict, seed: int) -> None:
             % (_dates(data), ", ".join(sorted({s for v in data.values() for s in v}, key=int)),
                RELIFT_FLIPS), ""]
         lines += multi_seed_table(data)
-        lines += [""] + records_section() if records_section() else []
+        lines += [""] + records if records else []
         lines += ["", "## One seed, wall-clock budgets (seed 0, 2026-11-23, the kernel before the "
                       "flip index by buckets; superseded by the table above)", ""]
-    elif records_section():
-        lines += records_section() + [""]
+    elif records:
+        lines += records + [""]
     lines += [
         "Written by `experiments/ranks.py` (seed %d). One walker per format on a machine with 2 "
         "cores shared by about five agents (load average often 4-7), so budgets are wall-clock "
@@ -718,19 +715,21 @@ def main() -> None:
         write_table(rows, args.seed)
 
 
+def _warm_up(fields: tuple[str, ...]) -> list:
+    """Compile (or load) the walk kernels of ``fields`` before any budget starts: a 2x2x2 walk
+    each; returns the mod-2 walk's finds (to warm the lifting on)."""
+    finds = {field: search(library.naive(2, 2, 2), WalkConfig(field=field), float("inf"),
+                           stop_rank=7, cpu_seconds=5) for field in fields}
+    return finds.get("Z2", [])
+
+
 def run_seeds(seeds: list[int], formats: str | None, scale: float, redo: bool) -> None:
     """``--seeds``: every format (sides <= 4 first: they carry the goals; then by budget), each
     seed in turn, table rewritten after each; a format with a row for a seed already is skipped
     unless ``redo``."""
     shapes = sorted(KNOWN, key=lambda s: (max(s) == 5, CPU_BUDGET[s], s)) \
         if formats is None else [tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
-    # compile (or load) the kernels before any budget starts
-    search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
-           cpu_seconds=5)
-    search(library.naive(2, 2, 2), WalkConfig(field="Z"), float("inf"), stop_rank=7,
-           cpu_seconds=5)
-    warm = search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
-                  cpu_seconds=5)
+    warm = _warm_up(("Z2", "Z"))
     if warm:
         lift(warm[-1].scheme, sign_tries=1)
     done_file = RESULTS / SEEDS_FILE
@@ -856,7 +855,6 @@ def run_record(shape, entry: dict, budget: float, seed: int, catalog: Path | Non
     found = search(start, WalkConfig(field="Z2"), float("inf"), seed=seed, stop_rank=rank - 1,
                    cpu_seconds=budget, on_progress=progress)
     best = found[-1].scheme if found else start
-    key = "x".join(map(str, shape))
     row = {"shape": list(shape), "catalog_rank": rank, "catalog_classes": entry["classes"],
            "catalog_file": entry["file"], "catalog_check": independent_check(scheme, seed=seed),
            "start_rank_z2": start.rank, "best_rank_z2": best.rank, "seed": seed,
@@ -873,10 +871,8 @@ def run_record(shape, entry: dict, budget: float, seed: int, catalog: Path | Non
         row["z2_checks"] = {"verifier": ours.valid, "independent": other}
         row["record_z2"] = ours.valid and other["passed"]
         if row["record_z2"]:
-            folder = RESULTS / "flipgraph"
-            folder.mkdir(parents=True, exist_ok=True)
-            io.save(best, folder / f"{key}_rank{best.rank}_Z2.json")
-            row["saved"].append(f"{key}_rank{best.rank}_Z2.json")
+            io.save(best, _scheme_path(best))
+            row["saved"].append(_scheme_path(best).name)
         lifted = lift_with_retries(best, WalkConfig(field="Z2"), 0, seed=seed,
                                    flips=RELIFT_FLIPS)
         row["lift"] = lifted.how
@@ -886,8 +882,8 @@ def run_record(shape, entry: dict, budget: float, seed: int, catalog: Path | Non
             row["z_checks"] = {"verifier": ours.valid, "independent": other}
             row["record_z"] = ours.valid and other["passed"] and z.rank < rank
             if row["record_z"]:
-                io.save(z, RESULTS / "flipgraph" / f"{key}_rank{z.rank}_Z.json")
-                row["saved"].append(f"{key}_rank{z.rank}_Z.json")
+                io.save(z, _scheme_path(z))
+                row["saved"].append(_scheme_path(z).name)
     row["cpu_s"] = round(time.process_time() - c0, 2)
     return row
 
@@ -914,9 +910,7 @@ def run_records(formats: str | None, scale: float, seed: int, redo: bool) -> Non
     entries = catalog_formats()
     shapes = sorted(entries, key=lambda s: (entries[s]["rank"], s)) if formats is None else [
         tuple(int(x) for x in f.split("x")) for f in formats.split(",")]
-    # compile (or load) the kernels before any budget starts
-    search(library.naive(2, 2, 2), WalkConfig(field="Z2"), float("inf"), stop_rank=7,
-           cpu_seconds=5)
+    _warm_up(("Z2",))
     out = RESULTS / RECORDS_FILE
     for shape in shapes:
         key = "x".join(map(str, shape))

@@ -423,8 +423,9 @@ class Trainer:
 
     def _solution(self, moves: np.ndarray, rank: int) -> None:
         """Keep a solved game for order-shuffled replay only if it beats the naive algorithm and
-        is at least as good as the best found (a better one clears the worse): replaying the
-        schoolbook games would teach the schoolbook."""
+        is at least as good as what the store keeps (``SolutionStore.offer``: a better one
+        clears the worse; a replayed scheme counts): replaying the schoolbook games would teach
+        the schoolbook."""
         n, m, p = self.setup.shape
         if rank < n * m * p:
             self.solutions.offer(moves, rank)

@@ -46,10 +46,15 @@ def with_overrides(config: str, settings: list[str]) -> str | None:
     return str(path)
 
 
+def run_folder(label: str, seed: int) -> Path:
+    return ROOT / "runs" / f"rediscovery_{label}_s{seed}"
+
+
 def run_seed(seed: int, budget: float, cache: Path, config: str | None, label: str,
              replay: Path | None = None) -> dict:
-    """One training run from a fresh process (``replay``: a scheme given to ``--replay``)."""
-    out = ROOT / "runs" / f"rediscovery_{label}_s{seed}"
+    """One training run from a fresh process, in ``run_folder`` (``replay``: a scheme given to
+    ``--replay``)."""
+    out = run_folder(label, seed)
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "tensorgame", "train", "--target", "2,2,2", "--seed",
                str(seed), "--out", str(out), "--seconds", str(budget), "--quiet"]

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rediscovery import ROOT, append_rows, run_seed, with_overrides  # noqa: E402
+from bench_rediscovery import ROOT, append_rows, run_folder, run_seed, with_overrides  # noqa: E402
 
 from tensorgame import io  # noqa: E402
-from tensorgame.factorization import canonical  # noqa: E402
+from tensorgame.factorization import same_terms  # noqa: E402
 
 
 def agent_scheme(seed: int, budget: float, work: Path) -> Path:
@@ -58,13 +58,9 @@ def walker_scheme(start: Path, seed: int, budget: float, work: Path) -> tuple[Pa
 
 def new_rank7_schemes(run: Path, replayed: Path | None) -> int:
     """Rank-7 schemes a run saved that are not the replayed one (all of them without replay)."""
-    def key(f):
-        c = canonical(f)
-        return c.u.tobytes(), c.v.tobytes(), c.w.tobytes()
-
-    known = {key(io.load(replayed))} if replayed else set()
-    found = {key(f) for f in map(io.load, (run / "found").glob("*.json")) if f.rank == 7}
-    return len(found - known)
+    known = io.load(replayed) if replayed else None
+    found = [f for f in map(io.load, (run / "found").glob("*.json")) if f.rank == 7]
+    return sum(known is None or not same_terms(f, known) for f in found)
 
 
 def main() -> None:
@@ -85,9 +81,10 @@ def main() -> None:
         runs = [("replay-walker", lifted)] if lifted else []
         for label, replay in runs + [("no-replay", None)]:
             cache = Path(tempfile.mkdtemp(prefix="tg_cache_"))
-            row = run_seed(seed, args.budget, cache, None, f"round-trip-{label}", replay)
-            run = ROOT / "runs" / f"rediscovery_round-trip-{label}_s{seed}"
-            rows.append({**trip, **row, "new_rank7_schemes": new_rank7_schemes(run, replay)})
+            name = f"round-trip-{label}"
+            row = run_seed(seed, args.budget, cache, None, name, replay)
+            rows.append({**trip, **row,
+                         "new_rank7_schemes": new_rank7_schemes(run_folder(name, seed), replay)})
             print(rows[-1], flush=True)
             shutil.rmtree(cache, ignore_errors=True)
     append_rows(Path(args.output), rows)

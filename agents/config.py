@@ -28,6 +28,8 @@ class AgentConfig:
     basis_change_prob: float = 0.0  # chance a self-play game plays the target in a random basis
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
+    endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
+    #                   over Z, off over Z2)
 
     # The network.
     torso: str = "mlp"  # "mlp" (cheap, small targets) or "attentive" (AlphaTensor's modes)
@@ -96,6 +98,7 @@ class AgentConfig:
             changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * m * p
         if field == "Z2":
             changes["coefficients"] = (0, 1)
+            changes["endgame"] = 0
         if self.root_proposals >= self.samples:
             raise TensorgameError(f"config field root_proposals ({self.root_proposals}) must be "
                                   f"smaller than samples ({self.samples})")
@@ -110,7 +113,8 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "basis_change_entries": (1, 3), "symmetric": (0, 1), "demo_fixed_prob": (0.0, 1.0),
+    "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
+    "demo_fixed_prob": (0.0, 1.0),
     "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (0, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),

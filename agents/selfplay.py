@@ -130,7 +130,9 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         solved = jnp.all(after.residual == 0, axis=(1, 2, 3))
         ended = Ended(ended=done, solved=solved, rank=after.rank, count=after.move_count,
                       moves=after.moves.astype(jnp.int8), bases=actors.bases)
-        replay = replay_lib.add(replay, done, actors.targets, after.moves, after.move_count,
+        # t + 1 searched moves: an endgame's appended terms (game.GameConfig.endgame) were not
+        # searched and teach nothing here (they count in the rewards, hence the returns).
+        replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
                                 actors.candidates, actors.weights, actors.rewards)
         fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, spec)
         actors = jax.tree.map(

@@ -13,6 +13,12 @@ u = v = +-w, the single symmetric term u(x)u(x)(+-u) and costs 1. The residual s
 a game needs about a third of the moves (Strassen: one symmetric term and two orbits), so only
 cyclic-symmetric algorithms are reachable. ``State.rank`` counts multiplications.
 
+Endgame (``GameConfig.endgame`` = E > 0, over Z): after each move, a residual that
+``tensorgame.endgame`` decomposes exactly into r <= E terms is finished at once when they fit in
+the moves left: the terms are appended to the moves (in the symmetric game one move per orbit),
+the move costs r more and the game ends solved. The last moves of a game then need no search
+(Jennrich's algorithm finds them when they are unique).
+
 Every function is jit- and vmap-able; ``GameConfig`` is static (hashable). Stepping a terminated
 state is a no-op with reward 0, so batches of games of different lengths run in one ``lax.scan``.
 """
@@ -26,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tensorgame import endgame
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization
 
@@ -44,6 +51,7 @@ class GameConfig:
     coefficients: tuple[int, ...] = (-2, -1, 0, 1, 2)  # allowed entries of u, v, w
     history: int = 4  # number of past moves the network sees
     symmetric: bool = False  # cyclic-symmetric game (see the module docstring)
+    endgame: int = 0  # > 0: a residual of rank <= endgame is finished by tensorgame.endgame
 
     def __post_init__(self):
         if self.field not in ("Z", "Z2"):
@@ -55,6 +63,8 @@ class GameConfig:
             raise TensorgameError(f"Z2 coefficients must be 0/1, got {coefficients}")
         if not any(c != 0 for c in coefficients):
             raise TensorgameError("the coefficient set needs a non-zero value")
+        if self.endgame and self.field != "Z":
+            raise TensorgameError("the endgame solver plays over Z only")
         object.__setattr__(self, "coefficients", coefficients)
 
 
@@ -128,12 +138,17 @@ def _advance(state: State, action: chex.Array, config: GameConfig):
     residual = _reduce(state.residual - move_tensor(action, config), config)
     cost = move_cost(action, config)
     move_count = state.move_count + 1
+    moves = state.moves.at[state.move_count].set(action)
+    if config.endgame:
+        residual, moves, appended, extra = _finish(residual, moves, move_count, state.dims,
+                                                   config)
+        cost, move_count = cost + extra, move_count + appended
     solved = jnp.all(residual == 0)
     out_of_moves = move_count >= config.max_moves
     played = State(
         residual=residual,
         dims=state.dims,
-        moves=state.moves.at[state.move_count].set(action),
+        moves=moves,
         move_count=move_count,
         rank=state.rank + cost,
         terminated=solved | out_of_moves,
@@ -143,6 +158,34 @@ def _advance(state: State, action: chex.Array, config: GameConfig):
         lambda: (state, jnp.zeros((), jnp.float32), jnp.ones((), bool), jnp.zeros((), bool)),
         lambda: (played, -cost.astype(jnp.float32), played.terminated, out_of_moves & ~solved),
     )
+
+
+def _finish(residual: chex.Array, moves: chex.Array, move_count: chex.Array, dims: chex.Array,
+            config: GameConfig) -> tuple[chex.Array, chex.Array, chex.Array, chex.Array]:
+    """The endgame: when ``tensorgame.endgame`` decomposes the residual into r <= endgame terms,
+    they are appended as moves if they fit in the moves left (in the symmetric game, one move per
+    orbit or symmetric term: a unique decomposition of a symmetric residual is made of whole
+    orbits). Returns (residual, moves [T, 3, S], moves appended [] int32, their cost [] int32;
+    unchanged, 0 and 0 otherwise)."""
+    found, terms, count = endgame.solve(residual, dims, config.coefficients, config.endgame)
+    terms = jax.vmap(lambda a: canonicalize(a * dims_mask(dims, config), config))(terms)
+    row = jnp.arange(terms.shape[0])
+    kept = row < count
+    if config.symmetric:  # the first term of each orbit stands for it, checked exactly
+        same = jnp.all(terms[:, None] == terms[None, :], axis=(-2, -1))
+        kept = kept & ~jnp.any(jnp.tril(same, k=-1), axis=1)
+        rebuilt = jnp.einsum("t,tijk->ijk", kept.astype(jnp.int32),
+                             jax.vmap(lambda a: move_tensor(a, config))(terms))
+        found = found & jnp.all(rebuilt == residual)
+        order = jnp.argsort(~kept, stable=True)
+        terms, kept = terms[order], kept[order]
+    appended = jnp.sum(kept).astype(jnp.int32)
+    cost = jnp.sum(jnp.where(kept, jax.vmap(lambda a: move_cost(a, config))(terms), 0))
+    found = found & jnp.any(residual != 0) & (appended <= config.max_moves - move_count)
+    slots = jnp.where(found & kept, move_count + row, config.max_moves)  # T: dropped
+    moves = moves.at[slots].set(terms, mode="drop")
+    residual = jnp.where(found, jnp.zeros_like(residual), residual)
+    return residual, moves, jnp.where(found, appended, 0), jnp.where(found, cost, 0)
 
 
 def rank_one(action: chex.Array) -> chex.Array:

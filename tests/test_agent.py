@@ -379,6 +379,41 @@ def test_slots_restart_and_replay_rebuilds_games():
         assert any(np.array_equal(residual_after(g, t), p.obs.residual[i]) for g, _ in matches)
 
 
+def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
+    """With the endgame on, a target of rank 2 ends after one searched move (the rest is a
+    unique low-rank residual, finished exactly): the ended games' moves rebuild the target, their
+    return is minus their rank, and the replay holds only the searched move."""
+    from agents.selfplay import act
+    from agents.train import make_mesh, make_start_fn
+
+    config = make_config({**TINY, "games": 6, "replay_size": 64, "endgame": 4})
+    setup = make_setup((2, 2, 2), "Z", config, seed=0)
+    assert setup.game.endgame == 4
+    params = init_params(setup, jax.random.key(0))
+    u, v, w = np.array([[1, 0, 1, 0], [0, 1, 0, -1]]), np.eye(4, dtype=int)[:2], np.array(
+        [[1, 1, 0, 0], [0, 1, 1, 0]])
+    target = jnp.asarray(np.einsum("ri,rj,rk->ijk", u, v, w), jnp.int32)
+    dims = jnp.asarray(setup.dims)
+    actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))
+    actors = actors.replace(states=jax.vmap(lambda _: game.init(target, dims, setup.game))(
+        jnp.arange(6)), targets=jnp.broadcast_to(target, (6, 4, 4, 4)))
+    actors, replay, ended = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims,
+                                                        1, 0.0, setup.search))(
+        actors, replay, jax.random.key(2))
+    e, r = jax.tree.map(lambda x: np.asarray(x)[0], ended), jax.tree.map(np.asarray, replay)
+    finished = e.ended & e.solved & (e.count > 1)
+    assert finished.sum() >= 3  # the endgame finished most games at their first move
+    for g in np.flatnonzero(finished):
+        moves = e.moves[g, :e.count[g]].astype(np.int64)
+        assert np.array_equal(np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2]),
+                              np.asarray(target))
+    assert int(r.added[0]) == int(e.ended.sum())
+    kept = r.counts[:int(r.added[0])]
+    assert np.all(kept == 1)  # one searched move per game, however many terms it ended with
+    assert sorted(r.returns[:int(r.added[0]), 0].tolist()) == sorted(
+        (-e.rank[e.ended]).astype(float).tolist())
+
+
 def test_only_games_below_policy_below_teach_the_policy():
     """Two one-move games, of rank 7 and 8: with policy_below=8 only the first one's pairs carry
     a policy weight, both carry their value target."""

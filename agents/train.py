@@ -472,7 +472,8 @@ class Trainer:
         while not self._stop(seconds is not None and time.perf_counter() - begin >= seconds,
                              max_iterations):
             metrics = self.iterate()
-            if config.eval_every and self.progress.iteration % config.eval_every == 0:
+            if (config.eval_every and self.progress.iteration % config.eval_every == 0
+                    and bool(processes.from_process_0(np.array(self.programs.ready("play"))))):
                 metrics["eval"] = self.evaluate()
             if self.writer:
                 with open(metrics_path, "a") as out:
@@ -551,16 +552,24 @@ def _cut(basis: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 class Programs:
-    """A run's compiled programs by name, compiled on two background threads (XLA compiles
-    outside the GIL) in the order given: each is waited for when first used, so the
+    """A run's compiled programs by name, compiled in the background (XLA compiles outside the
+    GIL): the first on one thread, the others in the order given on a second, so that two
+    compilations at most share the cores. Each is waited for when first used: the
     demonstration-only pretraining starts as soon as the learner is ready while self-play's
-    program still compiles, and evaluation's compiles while the first iterations run."""
+    program still compiles, and evaluation's compiles after it, while the first iterations run."""
 
     def __init__(self, lowerings: dict[str, Callable]):
-        pool = ThreadPoolExecutor(2, thread_name_prefix="compile")
-        self._futures = {name: pool.submit(lambda lower=lower: lower().compile())
-                         for name, lower in lowerings.items()}
-        pool.shutdown(wait=False)
+        first, rest = (ThreadPoolExecutor(1, thread_name_prefix="compile") for _ in range(2))
+        self._futures = {name: (rest if index else first).submit(
+            lambda lower=lower: lower().compile()) for index, (name, lower) in
+            enumerate(lowerings.items())}
+        for pool in (first, rest):
+            pool.shutdown(wait=False)
+
+    def ready(self, name: str) -> bool:
+        """Whether ``name`` has compiled (evaluation games never wait for their program: they
+        run at the first multiple of ``eval_every`` after it is ready)."""
+        return self._futures[name].done()
 
     def __getitem__(self, name: str) -> Callable:
         return self._futures[name].result()

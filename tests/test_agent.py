@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,7 @@ from tensorgame import game
 from tensorgame.errors import TensorgameError
 from tensorgame.tensors import matmul_tensor
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(width=16, heads=2, torso_layers=1, decoder_layers=1, quantiles=4, samples=8,
             simulations=4, considered_actions=4, games=4, batch_size=16, max_moves=8)
 
@@ -412,6 +414,18 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
     assert np.all(kept == 1)  # one searched move per game, however many terms it ended with
     assert sorted(r.returns[:int(r.added[0]), 0].tolist()) == sorted(
         (-e.rank[e.ended]).astype(float).tolist())
+
+
+def test_train_without_config_plays_the_best_measured_preset():
+    """No --config: <2,2,2> over Z plays the symmetric game with the endgame (the demo's config,
+    experiments/strassen_symmetric.py); other targets and fields the defaults."""
+    from agents.presets import preset
+
+    name, config = preset((2, 2, 2), "Z")
+    assert config == load_config(ROOT / "experiments" / "strassen_symmetric.py")
+    assert config.symmetric == 1 and config.endgame == 4 and "symmetric" in name
+    assert preset((2, 2, 3), "Z")[1] == make_config()
+    assert preset((2, 2, 2), "Z2")[1] == make_config()
 
 
 def test_only_games_below_policy_below_teach_the_policy():

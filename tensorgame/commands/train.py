@@ -24,7 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--field", choices=("Z", "Z2"), default="Z",
                         help="integers (default) or arithmetic mod 2")
     parser.add_argument("--config", metavar="FILE",
-                        help="config file defining OVERRIDES (e.g. experiments/strassen.py)")
+                        help="config file defining OVERRIDES (e.g. experiments/strassen.py); "
+                        "default: the built-in config of the target (agents/presets.py: the "
+                        "symmetric game for <2,2,2> over Z, else the defaults)")
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<target>_<field>_s"
                                                      "<seed>)")
     parser.add_argument("--seconds", type=float, default=None,
@@ -66,8 +68,11 @@ def run_train(args: argparse.Namespace) -> int:
     check_processes(args.coordinator, args.num_processes, args.process_id)
 
     from agents.config import load_config
+    from agents.presets import preset
 
-    config = load_config(args.config)  # bad configs fail before JAX starts
+    # Bad configs fail before JAX starts.
+    config_name, config = ((args.config, load_config(args.config)) if args.config else
+                           preset(shape, args.field))
     import jax
 
     if args.coordinator:
@@ -92,7 +97,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(setup, out, results, resume=args.resume, log=log, replay=replay)
     say(f"training on <{n},{m},{p}> over {args.field}, seed {args.seed}, "
-        f"{trainer.devices} device(s), config {trainer.hash}, run folder {out}", flush=True)
+        f"{trainer.devices} device(s), config {config_name} ({trainer.hash}), run folder {out}",
+        flush=True)
 
     def progress(metrics: dict) -> None:
         if args.quiet:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from tensorgame import game, library
 from tensorgame.errors import TensorgameError
@@ -154,7 +154,10 @@ def test_rank_bound_matches_exact_numpy_bound(seed, field):
 @given(action=st.lists(st.integers(-2, 2), min_size=12, max_size=12),
        signs=st.tuples(st.sampled_from([-1, 1]), st.sampled_from([-1, 1])))
 def test_canonical_moves_share_one_encoding(action, signs):
+    """Moves (u, v, w) and (su u, sv v, su sv w) share one encoding. A move with a zero factor is
+    the zero tensor, illegal, and has none (the signs of w cannot be read off a zero u)."""
     a = jnp.array(action, jnp.int32).reshape(3, 4)
+    assume(bool(np.all(np.any(np.asarray(a) != 0, axis=1))))
     su, sv = signs
     flipped = jnp.stack([a[0] * su, a[1] * sv, a[2] * su * sv])
     c = game.canonicalize(a, CONFIG)

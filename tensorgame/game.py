@@ -181,7 +181,7 @@ def _finish(residual: chex.Array, moves: chex.Array, move_count: chex.Array, dim
         terms, kept = terms[order], kept[order]
     appended = jnp.sum(kept).astype(jnp.int32)
     cost = jnp.sum(jnp.where(kept, jax.vmap(lambda a: move_cost(a, config))(terms), 0))
-    found = found & jnp.any(residual != 0) & (appended <= config.max_moves - move_count)
+    found = found & (appended <= config.max_moves - move_count)
     slots = jnp.where(found & kept, move_count + row, config.max_moves)  # T: dropped
     moves = moves.at[slots].set(terms, mode="drop")
     residual = jnp.where(found, jnp.zeros_like(residual), residual)

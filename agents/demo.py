@@ -1,7 +1,8 @@
 """`make demo`: rediscover a rank-7 <2,2,2> algorithm (Strassen's rank) by self-play from scratch.
 
-Trains the agent with ``experiments/strassen_symmetric.py`` (the cyclic-symmetric game, where a
-move is one symmetric term or an orbit of three terms) from a random initialisation (no known
+Trains the agent with the built-in <2,2,2> config (``agents.presets.STRASSEN_SYMMETRIC``, also
+``experiments/strassen_symmetric.py``: the cyclic-symmetric game, where a move is one symmetric
+term or an orbit of three terms, with the exact endgame) from a random initialisation (no known
 algorithm anywhere: synthetic random demonstrations and self-play only) until a rank-7
 factorization over Z appears or the budget ends (``TENSORGAME_DEMO_SECONDS``, default 600), then
 verifies it exactly, checks it on random matrices, prints it as formulas and says where it was
@@ -32,7 +33,8 @@ def main() -> int:
     from agents.compilation import enable_compilation_cache
 
     enable_compilation_cache()
-    from agents.config import load_config
+    from agents.config import make_config
+    from agents.presets import STRASSEN_SYMMETRIC
     from agents.setup import make_setup
     from agents.train import Trainer
     from tensorgame import formulas, io
@@ -40,12 +42,7 @@ def main() -> int:
 
     seconds = float(os.environ.get("TENSORGAME_DEMO_SECONDS", 600))
     seed = int(os.environ.get("TENSORGAME_DEMO_SEED", 0))
-    config_file = ROOT / "experiments" / "strassen_symmetric.py"
-    if not config_file.is_file():
-        print(f"the demo runs from a source checkout (make demo): {config_file} is missing",
-              file=sys.stderr)
-        return 2
-    config = load_config(config_file)
+    config = make_config(STRASSEN_SYMMETRIC)
     out = ROOT / "runs" / f"demo_{time.strftime('%Y%m%d-%H%M%S')}_s{seed}"
     print(f"training on <2,2,2> over Z (cyclic-symmetric game) from a random network (seed "
           f"{seed}), until a rank-7 algorithm appears or {seconds:.0f}s pass; run folder "

@@ -4,9 +4,10 @@ A residual R = sum_{i<r} a_i (x) b_i (x) c_i whose factor matrices A = [a_i] and
 full column rank r and whose c_i are pairwise independent has exactly this decomposition, and
 linear algebra finds it (Jennrich's simultaneous diagonalisation, Harshman 1970): for generic
 vectors x, y the slices M_x = sum_k x_k R[:, :, k] = A diag(C^T x) B^T and M_y give
-M_x M_y^+ = A diag(C^T x / C^T y) A^+, whose eigenvectors of non-zero eigenvalue are the a_i; the
-rest follows from R's unfolding, A^+ R_(1) = rows b_i (x) c_i. The cyclic order of the modes that
-puts the two largest first is used, so r may reach the second-largest side of the target.
+M_x M_y^+ = A diag(C^T x / C^T y) A^+, whose eigenvectors of the r largest eigenvalues (r the
+rank of the unfolding R_(1)) are the a_i; the rest follows from the unfolding,
+(A^T)^+ R_(1) = rows b_i (x) c_i. The cyclic order of the modes that puts the two largest first
+is used, so r may reach the second-largest side of the target.
 
 The game (``tensorgame.game``, ``GameConfig.endgame``) finishes a residual this solves at once,
 so the search and the network need to find only the moves before it. Over Z a solution is
@@ -14,7 +15,8 @@ accepted only when its factors, scaled to integers (a and b divided by their
 smallest non-zero magnitude), lie in the game's coefficient set and reconstruct R exactly in
 integers: rounding can make the solver miss a decomposition, never accept a wrong one.
 
-Jit- and vmap-able; about 6 ms per 256 residuals of <2,2,2> on one CPU core.
+Jit- and vmap-able. In self-play at <2,2,2> it costs 20-25% of the simulations per second
+(results/agent.md).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Two fixed generic directions for the slice combinations (any choice without a relation to the
-# target works; fixed so that a game is deterministic).
-_DIRECTIONS = np.random.default_rng(20_221_005).normal(size=(2, 64))
-# Relative magnitudes below which an eigenvalue counts as zero, and a factor entry (float32
-# rounding leaves ~1e-3 of the largest entry; integer factors' entries are at least 1/|c|max).
-_ZERO_EIGENVALUE = 1e-3
+# The seed of two fixed generic directions for the slice combinations (any choice without a
+# relation to the target works; fixed so that a game is deterministic; sizes <= 64 take the
+# first entries of two rows of 64).
+_DIRECTIONS_SEED = 20_221_005
+# Relative magnitudes below which an eigenvalue of the unfolding's Gram matrix counts as zero,
+# and a factor entry (float32 rounding leaves ~1e-3 of the largest entry; integer factors'
+# entries are at least 1/|c|max of it).
+_ZERO_SPECTRUM = 1e-5
 _ZERO_ENTRY = 0.05
 
 
@@ -60,12 +64,19 @@ def _attempt(residual: chex.Array, coefficients: tuple[int, ...], limit: chex.Nu
     """Jennrich in the given mode order: (found [] bool, terms [S, 3, S] int32, count [] int32)."""
     size = residual.shape[0]
     tensor = residual.astype(jnp.float32)
-    x, y = (jnp.asarray(d[:size], jnp.float32) for d in _DIRECTIONS)
+    x, y = jnp.asarray(np.random.default_rng(_DIRECTIONS_SEED).normal(
+        size=(2, max(size, 64)))[:, :size], jnp.float32)
     slice_x = jnp.einsum("ijk,k->ij", tensor, x)
     slice_y = jnp.einsum("ijk,k->ij", tensor, y)
     values, vectors = jnp.linalg.eig(slice_x @ jnp.linalg.pinv(slice_y))
-    magnitude = jnp.abs(values)
-    keep = magnitude > _ZERO_EIGENVALUE * jnp.maximum(magnitude.max(), 1e-12)  # [S]
+    # r = the rank of the unfolding R_(1) (from its Gram matrix, exact in float32 for small
+    # integers); the r eigenvalues of largest magnitude belong to the a_i (their sizes vary by
+    # orders of magnitude with C^T x / C^T y, so no threshold on them would do).
+    unfolding = tensor.reshape(size, size * size)
+    spectrum = jnp.linalg.eigvalsh(unfolding @ unfolding.T)
+    rank = jnp.sum(spectrum > _ZERO_SPECTRUM * jnp.maximum(spectrum.max(), 1e-12))
+    position = jnp.argsort(jnp.argsort(-jnp.abs(values)))
+    keep = position < rank  # [S]
     a = jax.vmap(_integral, in_axes=1)(vectors)  # [S, S]: row i is a_i
     a = jnp.where(keep[:, None], jnp.round(a), 0.0)
     # b_i (x) c_i = row i of (A^T)^+ R_(1), by the Gram matrix of the integer a_i (exact; the

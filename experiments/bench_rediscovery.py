@@ -6,7 +6,8 @@
         --set pretrain_steps=0 --label no-learning      # an ablation: config fields overridden
 
 Each seed runs `tensorgame train --target 2,2,2 --config experiments/strassen_symmetric.py` (or
-``--config``; ``--config default`` runs with no config file, as a new user's first command does)
+``--config``; ``--config default`` runs with no config file, as a new user's first command does:
+the built-in preset of agents/presets.py; with ``--set`` changes, the defaults of agents.config)
 in a fresh process with an empty JAX compilation cache (``--warm`` reuses one cache
 across seeds, as a second run on the same machine would). Writes results/agent_rediscovery.csv
 (or ``--output``) and the runs' curves (results/agent_rediscovery_s<seed>.png); runs go to

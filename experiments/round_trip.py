@@ -3,9 +3,9 @@ walker -> the agent.
 
     .venv/bin/python experiments/round_trip.py --seeds 61,62,63
 
-Per seed: (1) the agent plays the plain game (`tensorgame train --target 2,2,2` with the default
-config) until its first solved game (rank 8: the plain game does not reach 7) or
-``--agent-budget`` seconds;
+Per seed: (1) the agent plays the plain game (`tensorgame train --target 2,2,2` with the defaults
+of agents.config, not the built-in <2,2,2> preset) until its first solved game (rank 8: the
+plain game does not reach 7) or ``--agent-budget`` seconds;
 (2) `tensorgame improve` walks from that file (mod 2, stop at rank 7) and lifts the result to Z;
 (3) the agent trains again from scratch with the lifted scheme given to `--replay`, and
 (4), the ablation, without it, both for ``--budget`` seconds from a fresh process with an empty

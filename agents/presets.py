@@ -2,7 +2,8 @@
 
 <2,2,2> over Z: the cyclic-symmetric game with the exact endgame, the only setting in which the
 agent has found Strassen's rank from scratch on a CPU (results/agent.md, section 2; it is also
-``experiments/strassen_symmetric.py``, the demo's config). Every other target: the defaults of
+``experiments/strassen_symmetric.py``, the demo's config), built on ``STRASSEN``, the plain
+game's config (``experiments/strassen.py``). Every other target: the defaults of
 ``agents.config.AgentConfig``.
 """
 
@@ -12,32 +13,42 @@ from typing import Any
 
 from agents.config import AgentConfig, make_config
 
-STRASSEN_SYMMETRIC: dict[str, Any] = dict(
-    symmetric=1,  # a move is an orbit of three terms or one symmetric term (tensorgame.game)
-    max_moves=4,
-    endgame=4,  # a residual of rank <= 4 with a unique decomposition is finished exactly
-    torso="mlp",
+# The plain <2,2,2> game on a small network (experiments/strassen.py; the symmetric preset's base).
+STRASSEN: dict[str, Any] = dict(
+    torso="mlp",  # the fast engine's network (experiments/fast.py)
     decoder_layers=0,
     width=64,
     coefficients=(-1, 0, 1),
+    max_moves=8,
     samples=16,
     simulations=16,
     games=32,
     batch_size=128,
     updates_per_batch=8,
     learning_rate=3e-3,
-    demo_zero_prob=0.6,
-    demo_fixed_prob=0.3,
+    demo_zero_prob=0.75,
     demo_fraction=0.5,
     solution_fraction=0.25,
-    pretrain_steps=1500,
-    basis_change_prob=0.0,
-    bound_value=0,
-    policy_below=8,  # only games below the schoolbook's rank teach the policy
+    pretrain_steps=300,
+    basis_change_prob=0.5,
+    bound_value=1,
     eval_every=5,
     checkpoint_every=10,
     stop_at_rank=7,
 )
+
+STRASSEN_SYMMETRIC: dict[str, Any] = {
+    **STRASSEN,
+    "symmetric": 1,  # a move is an orbit of three terms or one symmetric term (tensorgame.game)
+    "max_moves": 4,
+    "endgame": 4,  # a residual of rank <= 4 with a unique decomposition is finished exactly
+    "demo_zero_prob": 0.6,
+    "demo_fixed_prob": 0.3,
+    "pretrain_steps": 1500,
+    "basis_change_prob": 0.0,
+    "bound_value": 0,
+    "policy_below": 8,  # only games below the schoolbook's rank teach the policy
+}
 
 _PRESETS = {((2, 2, 2), "Z"): ("<2,2,2> symmetric game", STRASSEN_SYMMETRIC)}
 
@@ -48,4 +59,4 @@ def preset(shape: tuple[int, int, int], field: str) -> tuple[str, AgentConfig]:
     return name, make_config(overrides)
 
 
-__all__ = ["STRASSEN_SYMMETRIC", "preset"]
+__all__ = ["STRASSEN", "STRASSEN_SYMMETRIC", "preset"]

@@ -8,25 +8,6 @@ that the first self-play games already peel rank-1 terms off; half the games pla
 a random basis (unimodular, entries in {-1, 0, 1}); leaf values floored at -rank_bound.
 """
 
-OVERRIDES = dict(
-    torso="mlp",  # the fast engine's network (experiments/fast.py)
-    decoder_layers=0,
-    width=64,
-    coefficients=(-1, 0, 1),
-    max_moves=8,
-    samples=16,
-    simulations=16,
-    games=32,
-    batch_size=128,
-    updates_per_batch=8,
-    learning_rate=3e-3,
-    demo_zero_prob=0.75,
-    demo_fraction=0.5,
-    solution_fraction=0.25,
-    pretrain_steps=300,
-    basis_change_prob=0.5,
-    bound_value=1,
-    eval_every=5,
-    checkpoint_every=10,
-    stop_at_rank=7,
-)
+from agents.presets import STRASSEN
+
+OVERRIDES = dict(STRASSEN)

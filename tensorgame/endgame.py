@@ -82,7 +82,7 @@ def _attempt(residual: chex.Array, coefficients: tuple[int, ...], limit: chex.Nu
     # b_i (x) c_i = row i of (A^T)^+ R_(1), by the Gram matrix of the integer a_i (exact; the
     # identity on dropped rows keeps it invertible when the kept a_i are independent).
     gram = a @ a.T + jnp.diag((~keep).astype(jnp.float32))
-    products = jnp.linalg.solve(gram, a @ tensor.reshape(size, size * size))
+    products = jnp.linalg.solve(gram, a @ unfolding)
     b, c = jax.vmap(_split_rank_one)(products.reshape(size, size, size))
     terms = jnp.stack([a, jnp.where(keep[:, None], b, 0.0), jnp.where(keep[:, None], c, 0.0)],
                       axis=1)  # [S, 3, S] float

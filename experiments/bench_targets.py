@@ -1,66 +1,122 @@
-"""Best rank reached by self-play per target within a wall-time budget, on this machine.
+"""Best rank reached by self-play per target and seed within a wall-time budget, on this machine.
 
-    .venv/bin/python experiments/bench_targets.py [--budget 300] [--targets 2,2,3:Z,...]
+    .venv/bin/python experiments/bench_targets.py --seeds 81,82,83 --budget 3600 \
+        [--targets "2,2,3:Z;2,3,3:Z;3,3,3:Z"] [--parallel 3] [--set FIELD=VALUE]
 
-Runs `tensorgame train` per target (configs experiments/larger.py for 2x2x3 and 2x3x3, and the
-cyclic-symmetric game of experiments/symmetric.py for the square 3x3x3 and 4x4x4 over Z2) and
-records the best rank found and the training time at which it was found (from the saved
-factorization's meta). Writes results/agent_targets.csv and per-run curves
-results/agent_<target>.png; runs go to runs/bench_<target>.
+Each (target, seed) runs `tensorgame train` in a fresh process with an empty JAX compilation
+cache: experiments/larger.py for rectangular targets, the cyclic-symmetric game of
+experiments/symmetric.py for square ones, both with the settings of ``target_settings`` (only
+games better than the naive rank teach the policy, 1,500 demonstration updates before self-play,
+the exact endgame up to the rank Jennrich's method can take, stop at the best known rank) and any
+``--set`` on top. ``--parallel N`` runs N processes side by side (each row records it: they share
+the machine). A row is appended to results/agent_targets.csv (or ``--output``) as each run ends,
+so a cut-off benchmark keeps its finished runs; curves go to results/agent_targets_<run>.png and
+runs to runs/targets_<run>. Times count from process start (imports and compilation included).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import shutil
+import os
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench_rediscovery import append_rows, with_overrides  # a sibling script
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "4,4,4": 47}
-CONFIGS = {"3,3,3:Z": "experiments/symmetric.py", "4,4,4:Z2": "experiments/symmetric.py"}
+BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "4,4,4": 47}
+
+
+def target_settings(target: str) -> tuple[str, list[str]]:
+    """The config file and ``field=value`` settings a target is benchmarked with."""
+    n, m, p = (int(x) for x in target.split(","))
+    modes = sorted((n * m, m * p, p * n))
+    settings = [f"policy_below={n * m * p}", "pretrain_steps=1500",
+                f"endgame={modes[1]}",  # Jennrich: two factor matrices of full column rank
+                f"stop_at_rank={BEST_KNOWN.get(target, 0)}"]
+    if n == m == p:
+        return str(ROOT / "experiments" / "symmetric.py"), settings + ["games=64"]
+    return str(ROOT / "experiments" / "larger.py"), settings
+
+
+def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,
+            parallel: int) -> dict:
+    """One training run from a fresh process with an empty compilation cache."""
+    name = f"{target.replace(',', 'x')}_{field}_s{seed}"
+    out = ROOT / "runs" / f"targets_{name}"
+    command = [sys.executable, "-m", "tensorgame", "train", "--target", target, "--field", field,
+               "--seed", str(seed), "--config", config, "--out", str(out), "--seconds",
+               str(budget), "--quiet"]
+    env = {"TENSORGAME_JAX_CACHE": tempfile.mkdtemp(prefix="tg_cache_")}
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                               stdout=subprocess.PIPE, text=True)
+    best, best_at, batches, games = None, None, 0, 0
+    for line in process.stdout:
+        elapsed = time.perf_counter() - start
+        print(f"  [{name} {elapsed:7.1f}s] {line.rstrip()}", flush=True)
+        if line.startswith("found a rank-"):
+            best, best_at = int(line.split("rank-", 1)[1].split()[0]), round(elapsed, 1)
+    process.wait()
+    metrics = out / "metrics.jsonl"
+    if metrics.exists() and metrics.read_text().strip():
+        lines = metrics.read_text().strip().splitlines()
+        batches, games = len(lines), json.loads(lines[-1])["games"]
+        subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
+                        str(ROOT / "results" / f"agent_targets_{name}.png")], cwd=ROOT,
+                       check=False)
+    return {"label": label, "target": target, "field": field, "seed": seed,
+            "best_known": BEST_KNOWN.get(target, ""), "best_rank": best if best else "",
+            "seconds_to_best": best_at if best else "", "batches": batches, "games": games,
+            "budget_s": budget, "side_by_side": parallel, "exit": process.returncode,
+            "commit": _commit()}
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                          capture_output=True)
+    return done.stdout.strip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--budget", type=float, default=300)
-    parser.add_argument("--targets", default="2,2,3:Z;2,3,3:Z;3,3,3:Z;4,4,4:Z2")
+    parser.add_argument("--targets", default="2,2,3:Z;2,3,3:Z;3,3,3:Z")
+    parser.add_argument("--seeds", default="81,82,83")
+    parser.add_argument("--budget", type=float, default=3600)
+    parser.add_argument("--parallel", type=int, default=1, help="runs side by side")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a config field on top of the target's settings")
+    parser.add_argument("--label", default="full")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_targets.csv"))
     args = parser.parse_args()
-    from tensorgame import io
+    runs = [(target, field, int(seed)) for target, field in
+            (item.split(":") for item in args.targets.split(";"))
+            for seed in args.seeds.split(",")]
+    lock, rows = threading.Lock(), []
 
-    rows = []
-    for item in args.targets.split(";"):
-        target, field = item.split(":")
-        name = target.replace(",", "x") + "_" + field
-        out = ROOT / "runs" / f"bench_{name}"
-        shutil.rmtree(out, ignore_errors=True)
-        config = CONFIGS.get(item, "experiments/larger.py")
-        command = [sys.executable, "-m", "tensorgame", "train", "--target", target, "--field",
-                   field, "--config", config, "--out", str(out), "--seconds", str(args.budget),
-                   "--quiet"]
-        print(" ".join(command), flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
-        found = [io.load(p) for p in (out / "found").glob("*.json")]
-        best = min(found, key=lambda f: (f.rank, f.meta["wall_time_s"])) if found else None
-        metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x]
-        subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
-                        str(ROOT / "results" / f"agent_{name}.png")], cwd=ROOT, check=True)
-        rows.append({"target": target, "field": field, "config": config,
-                     "best_known": BEST_KNOWN[target], "best_rank": best.rank if best else "",
-                     "found_after_training_s": best.meta["wall_time_s"] if best else "",
-                     "batches": len(metrics), "games": metrics[-1]["games"] if metrics else 0,
-                     "budget_s": args.budget})
-        print(rows[-1], flush=True)
-    with open(args.output, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.output}")
+    def run(job: tuple[str, str, int]) -> None:
+        target, field, seed = job
+        config_file, settings = target_settings(target)
+        config = with_overrides(config_file, settings + args.set)
+        row = run_one(target, field, seed, args.budget, config, args.label, args.parallel)
+        print(row, flush=True)
+        with lock:
+            rows.append(row)
+            append_rows(Path(args.output), [row])
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        list(pool.map(run, runs))
+    for target, field in {(t, f) for t, f, _ in runs}:
+        ranks = [r["best_rank"] or float("inf") for r in rows
+                 if (r["target"], r["field"]) == (target, field)]
+        print(f"<{target}> over {field}: best ranks {ranks}, median {statistics.median(ranks)}")
 
 
 if __name__ == "__main__":

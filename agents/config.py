@@ -54,6 +54,8 @@ class AgentConfig:
     pb_c_init: float = 1.25  # PUCT: exploration constant
     root_proposals: int = 0  # self-play: root candidates drawn like demonstration moves
     proposal_share: float = 0.25  # their share of the root prior (like AlphaZero's root noise)
+    rotations: float = 0.0  # > 0: square target, plain game: the last move's two cyclic
+    #                         rotations join every node's candidates with this prior share
     sample_temperature: float = 1.0
     bound_value: int = 1  # 1: a leaf's value is at least -rank_bound(residual) (see search.py)
     value_scale: float = 0.0  # 0: mctx's min-max rescaled Q; > 0: raw Q (in multiplications)
@@ -102,6 +104,12 @@ class AgentConfig:
         if self.root_proposals >= self.samples:
             raise TensorgameError(f"config field root_proposals ({self.root_proposals}) must be "
                                   f"smaller than samples ({self.samples})")
+        if self.rotations and (self.symmetric or not shape[0] == shape[1] == shape[2]):
+            raise TensorgameError("config field rotations needs the plain game (symmetric=0) of "
+                                  f"a square target, got <{shape[0]},{shape[1]},{shape[2]}>")
+        if self.rotations and (self.root_proposals or self.samples < 4):
+            raise TensorgameError("config field rotations needs samples >= 4 and no "
+                                  "root_proposals (both take the last candidates)")
         if self.demo_zero_prob_min and self.demo_zero_prob_min >= self.demo_zero_prob:
             raise TensorgameError(f"config field demo_zero_prob_min ({self.demo_zero_prob_min}) "
                                   f"must be smaller than demo_zero_prob ({self.demo_zero_prob})")
@@ -120,7 +128,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
     "dirichlet_fraction": (0.0, 1.0), "dirichlet_alpha": (0.01, 10.0), "pb_c_init": (0.0, 100.0),
-    "root_proposals": (0, 1024), "proposal_share": (0.0, 0.95),
+    "root_proposals": (0, 1024), "proposal_share": (0.0, 0.95), "rotations": (0.0, 0.95),
     "sample_temperature": (0.05, 10.0), "context_slots": (1, 256), "value_scale": (0.0, 10.0),
     "bound_value": (0, 1), "games": (1, 1 << 20), "moves_per_iteration": (0, 4096),
     "learning_rate": (0.0, 1.0),

@@ -44,6 +44,7 @@ class SearchSpec:
     proposal_share: float = 0.0  # their share of the root prior
     proposal_zero_prob: float = 0.75  # their distribution (agents.demos.random_terms)
     proposal_fixed_prob: float = 0.0
+    rotation_share: float = 0.0  # > 0: the last move's two rotations join every node's candidates
 
 
 @chex.dataclass(frozen=True)
@@ -133,6 +134,8 @@ def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
         bound = jax.vmap(lambda r: game.rank_bound(r, cfg))(states.residual)
         value = jnp.maximum(value, -bound.astype(jnp.float32))
     value = jnp.where(states.terminated, 0.0, value)
+    if spec.rotation_share > 0:
+        logits, invalid, moves = with_rotations(logits, invalid, moves, states, spec)
     return logits, invalid, value, moves
 
 
@@ -173,6 +176,26 @@ def with_proposals(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
     mixed_invalid = jnp.concatenate([kept_invalid, new_invalid], axis=-1)
     return (jnp.where(mixed_invalid, INVALID_LOGIT, mixed), mixed_invalid,
             jnp.concatenate([moves[:, :k - e], proposals], axis=1))
+
+
+def with_rotations(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
+                   states: game.State, spec: SearchSpec):
+    """Plain game of a square target (invariant under the cyclic shift of its modes): the last
+    move's two rotations (v, w, u) and (w, u, v), which with it make a cyclic orbit, replace the
+    last two of the K candidates with ``spec.rotation_share`` of the prior (``with_proposals``;
+    none before the first move or after a symmetric term). Arguments and results as
+    ``with_proposals``; states batched [B, ...]."""
+    cfg = spec.game
+    last = jnp.take_along_axis(states.moves, jnp.maximum(states.move_count - 1, 0)[:, None, None,
+                                                                                 None], axis=1)
+    once = jax.vmap(game.rotate)(last[:, 0])  # [B, 3, S]
+    rotations = jnp.stack([once, jax.vmap(game.rotate)(once)], axis=1)  # [B, 2, 3, S]
+    rotations = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(rotations)
+    legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(
+        rotations, states)
+    first = (states.move_count == 0) | jax.vmap(game.is_symmetric_term)(last[:, 0])
+    return with_proposals(logits, invalid, moves, rotations, legal & ~first[:, None],
+                          spec.rotation_share)
 
 
 def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,

@@ -70,7 +70,8 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
                         dirichlet_alpha=config.dirichlet_alpha, pb_c_init=config.pb_c_init,
                         proposals=config.root_proposals, proposal_share=config.proposal_share,
                         proposal_zero_prob=config.demo_zero_prob,
-                        proposal_fixed_prob=config.demo_fixed_prob)
+                        proposal_fixed_prob=config.demo_fixed_prob,
+                        rotation_share=config.rotations)
     _, dims = game.pad_target(target, size)
     return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,
                     search=search, net=net,

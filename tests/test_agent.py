@@ -13,7 +13,7 @@ import pytest
 from agents.config import load_config, make_config
 from agents.demos import demonstration_batch
 from agents.network import quantile_loss, risk_seeking_value
-from agents.search import sampled_prior, search, with_proposals
+from agents.search import expand, sampled_prior, search, with_proposals
 from agents.tokens import make_tokenizer
 from agents.setup import init_params, make_setup
 from tensorgame import game
@@ -153,6 +153,44 @@ def test_proposals_share_the_root_prior():
                                              jnp.asarray(proposals), legal, 0.0)
     assert np.asarray(mixed_invalid)[0, 2:].all()
     assert np.allclose(np.asarray(jnp.exp(mixed))[0, :2], [2 / 3, 1 / 3], atol=1e-6)
+
+
+def test_rotations_complete_a_cyclic_orbit_and_the_endgame_ends_the_plain_game():
+    """``rotations``: after a non-symmetric move of the square plain game its two rotations are
+    candidates at the node (with the configured share of the prior; none before the first move),
+    and after a symmetric Strassen orbit played that way the endgame ends the game at rank 7."""
+    from test_game import SYMMETRIC_STRASSEN
+    from tensorgame.factorization import verify
+
+    setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "rotations": 0.4, "endgame": 4}),
+                       seed=0)
+    cfg = setup.game
+    target, dims = game.pad_target(setup.target, 4)
+    start = game.init(jnp.asarray(target), jnp.asarray(dims), cfg)
+    first = game.canonicalize(jnp.asarray(SYMMETRIC_STRASSEN[1]), cfg)
+    after, _, _ = game.step(start, first, cfg)
+    states = jax.tree.map(lambda a, b: jnp.stack([a, b]), start, after)
+    params = init_params(setup, jax.random.key(0))
+    logits, invalid, _, moves = jax.jit(lambda p, s, k: expand(setup.net, p, s, k, setup.search))(
+        params, states, jax.random.key(1))
+    rotations = [game.canonicalize(jnp.asarray(SYMMETRIC_STRASSEN[1][list(order)]), cfg)
+                 for order in ([1, 2, 0], [2, 0, 1])]
+    assert np.asarray(invalid)[0, -2:].all()  # no last move yet
+    assert all(np.array_equal(moves[1, -2 + i], r) for i, r in enumerate(rotations))
+    assert not np.asarray(invalid)[1, -2:].any()
+    assert np.isclose(float(jnp.exp(logits[1, -2:]).sum()), 0.4, atol=1e-5)
+    assert np.isclose(float(jnp.exp(logits[1]).sum()), 1.0, atol=1e-5)
+    state, rewards = after, []
+    for move in rotations:
+        state, reward, done = game.step(state, move, cfg)
+        rewards.append(float(reward))
+    assert bool(done) and int(state.rank) == 7 and sum(rewards) == -6.0  # 2 moves + 4 appended
+    assert verify(game.to_factorization(state, cfg, (2, 2, 2))).valid
+    for bad, shape in (({"rotations": 0.4, "symmetric": 1}, (2, 2, 2)),
+                       ({"rotations": 0.4}, (2, 2, 3)),
+                       ({"rotations": 0.4, "root_proposals": 2}, (2, 2, 2))):
+        with pytest.raises(TensorgameError, match="rotations"):
+            make_setup(shape, "Z", make_config({**TINY, **bad}), seed=0)
 
 
 @pytest.mark.parametrize("algorithm,with_props", [("gumbel", False), ("puct", True)])

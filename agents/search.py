@@ -117,7 +117,8 @@ def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
 def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
            spec: SearchSpec):
     """Evaluate a batch of states with one network call: (prior logits [B, K], invalid [B, K],
-    value [B], moves [B, K, 3, S]). The key is consumed."""
+    value [B], moves [B, K, 3, S]); with ``spec.rotation_share`` the last two of the K are the
+    last move's rotations (``with_rotations``). The key is consumed."""
     cfg = spec.game
     obs = jax.vmap(lambda s: observe(s, cfg))(states)
     fits = net.spec.tokenizer.fits(states.dims)  # [B, L, V]

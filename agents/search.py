@@ -93,6 +93,11 @@ def _repeats(same: chex.Array) -> chex.Array:
     return jnp.any(same & jnp.tril(jnp.ones((k, k), bool), -1), axis=-1)
 
 
+def _legal(moves: chex.Array, states: game.State, cfg: game.GameConfig) -> chex.Array:
+    """[B, E, 3, S] candidate moves of batched states -> [B, E]: each is legal in its state."""
+    return jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(moves, states)
+
+
 def sampled_prior(moves: chex.Array, legal: chex.Array, log_p: chex.Array,
                   log_beta: chex.Array) -> tuple[chex.Array, chex.Array]:
     """Prior logits over K sampled moves with the Sampled MuZero correction.
@@ -127,8 +132,7 @@ def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
         method=PolicyValueNet.evaluate)
     raw = net.spec.tokenizer.decode(tokens)  # [B, K, 3, S]
     moves = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(raw)
-    legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(moves,
-                                                                                    states)
+    legal = _legal(moves, states, cfg)
     logits, invalid = sampled_prior(moves, legal, log_p, log_beta)
     value = risk_seeking_value(quantiles, spec.risk_seeking)
     if spec.bound_value:
@@ -192,11 +196,9 @@ def with_rotations(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
     once = jax.vmap(game.rotate)(last[:, 0])  # [B, 3, S]
     rotations = jnp.stack([once, jax.vmap(game.rotate)(once)], axis=1)  # [B, 2, 3, S]
     rotations = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(rotations)
-    legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, cfg))(ms))(
-        rotations, states)
     first = (states.move_count == 0) | jax.vmap(game.is_symmetric_term)(last[:, 0])
-    return with_proposals(logits, invalid, moves, rotations, legal & ~first[:, None],
-                          spec.rotation_share)
+    return with_proposals(logits, invalid, moves, rotations,
+                          _legal(rotations, states, cfg) & ~first[:, None], spec.rotation_share)
 
 
 def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
@@ -212,9 +214,8 @@ def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
     root_key, search_key = jax.random.split(key)
     logits, invalid, value, moves = expand(net, params, states, root_key, spec)
     if proposals is not None:
-        legal = jax.vmap(lambda ms, s: jax.vmap(lambda a: game.is_legal(a, s, spec.game))(ms))(
-            proposals, states)
-        logits, invalid, moves = with_proposals(logits, invalid, moves, proposals, legal,
+        logits, invalid, moves = with_proposals(logits, invalid, moves, proposals,
+                                                _legal(proposals, states, spec.game),
                                                 spec.proposal_share * (explore > 0))
     root = mctx.RootFnOutput(prior_logits=logits, value=value,
                              embedding=Node(state=states, moves=moves))

@@ -66,8 +66,8 @@ def run_one(target: str, field: str, seed: int, budget: float, config: str, labe
             best, best_at = int(line.split("rank-", 1)[1].split()[0]), round(elapsed, 1)
     process.wait()
     metrics = out / "metrics.jsonl"
-    if metrics.exists() and metrics.read_text().strip():
-        lines = metrics.read_text().strip().splitlines()
+    lines = metrics.read_text().splitlines() if metrics.exists() else []
+    if lines:
         batches, games = len(lines), json.loads(lines[-1])["games"]
         subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
                         str(ROOT / "results" / f"agent_targets_{name}.png")], cwd=ROOT,

@@ -44,7 +44,7 @@ STRASSEN_SYMMETRIC: dict[str, Any] = {
     "endgame": 4,  # a residual of rank <= 4 with a unique decomposition is finished exactly
     "demo_zero_prob": 0.6,
     "demo_fixed_prob": 0.3,
-    "pretrain_steps": 1500,
+    "pretrain_steps": 600,
     "basis_change_prob": 0.0,
     "bound_value": 0,
     "policy_below": 8,  # only games below the schoolbook's rank teach the policy

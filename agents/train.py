@@ -189,20 +189,25 @@ class Trainer:
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P("data"))
         self._open_run_folder(resume)
-        params = init_params(setup, jax.random.fold_in(root, 0))  # one compiled program
-        # Compiled too: run op by op, the optimizer's init is a program per leaf.
-        opt_state = jax.jit(self.optimizer.init)(params)
-        actors, replay = make_start_fn(setup, self.mesh)(jax.random.fold_in(root, 2))
-        self.state = {"params": params, "opt_state": opt_state, "actors": actors,
-                      "replay": replay}
+        self.evaluation = self._evaluation_games()
+        # The programs compile from the state's shapes while the state itself is made.
+        self.programs = self._compile(jax.eval_shape(self._initial_state, root))
+        self.state = self._initial_state(root)
         self.checkpoints = Checkpoints(self.out / "checkpoints") if self.writer else None
         if resume:
             self._restore()
         for _, moves in self.replay:
             self.solutions.offer(moves, len(moves))
         self._place()
-        self.evaluation = self._evaluation_games()
-        self.programs = self._compile()
+
+    def _initial_state(self, root: jax.Array) -> dict:
+        """A new run's training state: initial parameters and optimizer state, fresh game slots
+        and an empty replay."""
+        params = init_params(self.setup, jax.random.fold_in(root, 0))  # one compiled program
+        # Compiled too: run op by op, the optimizer's init is a program per leaf.
+        opt_state = jax.jit(self.optimizer.init)(params)
+        actors, replay = make_start_fn(self.setup, self.mesh)(jax.random.fold_in(root, 2))
+        return {"params": params, "opt_state": opt_state, "actors": actors, "replay": replay}
 
     # -- files -----------------------------------------------------------------------------
 
@@ -251,19 +256,21 @@ class Trainer:
         if not resume:
             io.write_atomic(run_file, json.dumps(description, indent=1))
 
-    def _place(self) -> None:
-        """Put the training state on the mesh: parameters replicated, games and replay split."""
-        state = self.state
-        for name in ("params", "opt_state"):
-            state[name] = jax.device_put(state[name], self.replicated)
-        for name in ("actors", "replay"):
-            state[name] = jax.device_put(state[name], self.sharded)
+    def _sharding(self, name: str) -> NamedSharding:
+        """Where a part of the training state lives: parameters and optimizer state replicated,
+        games and replay split over the mesh."""
+        return self.replicated if name in ("params", "opt_state") else self.sharded
 
-    def _compile(self) -> "Programs":
-        """Start compiling the learner, self-play and evaluation programs in the background
-        (lowered from the state's shapes and shardings: the state itself changes meanwhile)."""
-        state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
-                             self.state)
+    def _place(self) -> None:
+        """Put the training state on the mesh (``_sharding``)."""
+        for name, tree in self.state.items():
+            self.state[name] = jax.device_put(tree, self._sharding(name))
+
+    def _compile(self, shapes: dict) -> "Programs":
+        """Start compiling the learner, self-play and evaluation programs in the background,
+        lowered from the training state's ``shapes`` (ShapeDtypeStructs) and shardings."""
+        state = {name: jax.tree.map(lambda x, where=self._sharding(name): jax.ShapeDtypeStruct(
+            x.shape, x.dtype, sharding=where), tree) for name, tree in shapes.items()}
         key = self.root_key
         solutions = self._solutions_on_mesh()
         evaluation = self.evaluation

@@ -2,9 +2,10 @@
 two cyclic rotations are candidates at every node (``rotations``: half of the prior), so a
 cyclic orbit of three terms is three likely moves; with the exact endgame (rank <= 4), Strassen's
 rank then needs one right move. Everything else is the symmetric preset (agents/presets.py: the
-endgame, 1,500 demonstration updates, only games below rank 8 teach the policy)."""
+endgame, only games below rank 8 teach the policy) with the 1,500 demonstration updates it had
+when this config was measured (results/agent.md, section 3)."""
 
 from agents.presets import STRASSEN, STRASSEN_SYMMETRIC
 
 OVERRIDES = {**STRASSEN_SYMMETRIC, "symmetric": 0, "max_moves": STRASSEN["max_moves"],
-             "rotations": 0.5}
+             "rotations": 0.5, "pretrain_steps": 1500}

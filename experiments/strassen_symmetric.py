@@ -8,11 +8,12 @@ pretraining), but every game on the target itself, and leaf values not floored a
 in the symmetric game that return is not always reachable. Two changes made it discover
 (results/agent.md, section 2): only self-play games below rank 8 teach the policy
 (``policy_below``: it no longer imitates its own schoolbook games and keeps proposing the moves
-the demonstrations taught), and 1,500 demonstration-only updates before self-play. With the
+the demonstrations taught), and demonstration-only updates before self-play. With the
 exact endgame (``endgame=4``, tensorgame/endgame.py) a residual of rank <= 4 with a unique
 decomposition is finished by linear algebra: after one orbit of a symmetric Strassen the rest
 (the symmetric term and the other orbit) is, so a rank-7 game is one right move (3 to 6 batches
-on fresh seeds instead of 7 to 96; results/agent.md).
+on fresh seeds instead of 7 to 96; results/agent.md), and 600 pretraining updates are enough
+(1,500 before the endgame).
 """
 
 from agents.presets import STRASSEN_SYMMETRIC

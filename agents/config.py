@@ -30,6 +30,8 @@ class AgentConfig:
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
     endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
     #                   over Z, off over Z2)
+    completion: int = 0  # 1: a game out of moves is finished by its residual's fibres, so every
+    #                      game is an algorithm (tensorgame.game); set max_moves below the naive
 
     # The network.
     torso: str = "mlp"  # "mlp" (cheap, small targets) or "attentive" (AlphaTensor's modes)
@@ -57,7 +59,7 @@ class AgentConfig:
     rotations: float = 0.0  # > 0: square target, plain game: the last move's two cyclic
     #                         rotations join every node's candidates with this prior share
     sample_temperature: float = 1.0
-    bound_value: int = 1  # 1: a leaf's value is at least -rank_bound(residual) (see search.py)
+    bound_value: int = 1  # 1: a leaf's value is at least -game.end_penalty (see search.py)
     value_scale: float = 0.0  # 0: mctx's min-max rescaled Q; > 0: raw Q (in multiplications)
     #                           times this scale, so one multiplication weighs the same anywhere
 
@@ -122,6 +124,7 @@ class AgentConfig:
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
     "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
+    "completion": (0, 1),
     "demo_fixed_prob": (0.0, 1.0),
     "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (0, 64),

@@ -34,7 +34,7 @@ class SearchSpec:
     considered_actions: int
     temperature: float
     risk_seeking: float
-    bound_value: bool  # floor the value at -rank_bound(residual), a return the game can reach
+    bound_value: bool  # floor the value at -game.end_penalty(residual), a reachable return
     value_scale: float  # Gumbel: 0 = mctx's rescaled completed Q; > 0 = raw Q times this scale
     algorithm: str = "gumbel"  # "gumbel" (Gumbel MuZero) or "puct" (AlphaZero's PUCT)
     dirichlet_fraction: float = 0.25  # PUCT: share of Dirichlet noise in the root prior
@@ -136,7 +136,7 @@ def expand(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
     logits, invalid = sampled_prior(moves, legal, log_p, log_beta)
     value = risk_seeking_value(quantiles, spec.risk_seeking)
     if spec.bound_value:
-        bound = jax.vmap(lambda r: game.rank_bound(r, cfg))(states.residual)
+        bound = jax.vmap(lambda r: game.end_penalty(r, cfg))(states.residual)
         value = jnp.maximum(value, -bound.astype(jnp.float32))
     value = jnp.where(states.terminated, 0.0, value)
     if spec.rotation_share > 0:

@@ -57,7 +57,8 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
     size = max(target.shape)
     game_config = game.GameConfig(size=size, max_moves=config.max_moves, field=field,
                                   coefficients=config.coefficients, history=config.history,
-                                  symmetric=bool(config.symmetric), endgame=config.endgame)
+                                  symmetric=bool(config.symmetric), endgame=config.endgame,
+                                  completion=bool(config.completion))
     tokenizer = make_tokenizer(size, game_config.coefficients, config.token_entries,
                                config.max_vocabulary)
     net = PolicyValueNet(network_spec(config, size, tokenizer))

@@ -415,8 +415,10 @@ class Trainer:
             moves = ended.moves[n, b, :count].astype(np.int64)
             if self.progress.best_rank and rank > self.progress.best_rank:
                 continue
-            self._solution(moves, rank)
-            state = game.State(residual=None, dims=self.setup.dims, moves=moves,
+            residual = ended.residual[n, b]
+            if not residual.any():  # a completed game's moves alone are no algorithm
+                self._solution(moves, rank)
+            state = game.State(residual=residual, dims=self.setup.dims, moves=moves,
                                move_count=count, rank=rank, terminated=True)
             played = game.to_factorization(state, self.setup.game, self.setup.shape)
             basis = ended.bases[n, b].astype(np.int64)
@@ -511,10 +513,11 @@ class Trainer:
         final, _ = self.programs["play"](self.state["params"], key, targets, dims,
                                          jnp.float32(0.0))
         final = self._to_host(final)
-        solved = np.all(final.residual == 0, axis=(1, 2, 3))
+        solved = np.all(final.residual == 0, axis=(1, 2, 3)) | self.setup.game.completion
         identity = np.broadcast_to(np.eye(size, dtype=np.int8), (1, games, 3, size, size))
         ended = selfplay.Ended(ended=np.ones((1, games), bool), solved=solved[None],
                                rank=final.rank[None], count=final.move_count[None],
+                               residual=final.residual[None],
                                moves=final.moves[None].astype(np.int8), bases=identity)
         ranks = self._collect(ended, self.progress.wall)
         solved_ranks = ranks[ranks > 0]

@@ -19,6 +19,12 @@ the moves left: the terms are appended to the moves (in the symmetric game one m
 the move costs r more and the game ends solved. The last moves of a game then need no search
 (Jennrich's algorithm finds them when they are unique).
 
+Completion (``GameConfig.completion``): a game that runs out of moves unsolved is finished by the
+naive algorithm for what is left, one term per non-zero fibre of the residual along the mode with
+the fewest (``fibre_count``; e.g. e_i (x) e_j (x) R[i, j, :]). The end-of-game penalty is then
+that count, added to ``State.rank``, and every game is an algorithm: the moves find the hard part
+(Strassen's seven inside <2,2,3>), the completion the schoolbook rest. ``terms`` appends them.
+
 Every function is jit- and vmap-able; ``GameConfig`` is static (hashable). Stepping a terminated
 state is a no-op with reward 0, so batches of games of different lengths run in one ``lax.scan``.
 """
@@ -52,6 +58,7 @@ class GameConfig:
     history: int = 4  # number of past moves the network sees
     symmetric: bool = False  # cyclic-symmetric game (see the module docstring)
     endgame: int = 0  # > 0: a residual of rank <= endgame is finished by tensorgame.endgame
+    completion: bool = False  # out of moves: the residual is finished by its fibres
 
     def __post_init__(self):
         if self.field not in ("Z", "Z2"):
@@ -74,7 +81,8 @@ class State:
     dims: chex.Array  # [3] int32: real sizes of the target inside the padding
     moves: chex.Array  # [max_moves, 3, S] int32: moves played, zero rows after move_count
     move_count: chex.Array  # [] int32
-    rank: chex.Array  # [] int32: multiplications so far (= move_count unless symmetric)
+    rank: chex.Array  # [] int32: multiplications so far (= move_count unless symmetric; with
+    #                   completion, its terms count once the game ran out of moves)
     terminated: chex.Array  # [] bool
 
 
@@ -113,22 +121,34 @@ def step(state: State, action: chex.Array, config: GameConfig) -> tuple[State, c
     the coefficient set, no zero factor) is the player's job, checked by ``is_legal``.
     """
     played, reward, done, unfinished = _advance(state, action, config)
-    penalty = jnp.where(unfinished, rank_bound(played.residual, config), 0)
-    return played, reward - penalty.astype(jnp.float32), done
+    penalty = jnp.where(unfinished, end_penalty(played.residual, config), 0)
+    return _charged(played, penalty, config), reward - penalty.astype(jnp.float32), done
 
 
 def step_batch(states: State, actions: chex.Array, config: GameConfig) -> tuple[
         State, chex.Array, chex.Array]:
     """``step`` over a batch (states [B, ...], actions [B, 3, S]) -> (states, rewards [B],
-    done [B]); the end-of-game rank bound is computed only when some game runs out of moves
+    done [B]); the end-of-game penalty is computed only when some game runs out of moves
     unsolved."""
     played, reward, done, unfinished = jax.vmap(lambda s, a: _advance(s, a, config))(states,
                                                                                      actions)
     penalty = jax.lax.cond(
         jnp.any(unfinished),
-        lambda r: jax.vmap(lambda x: rank_bound(x, config))(r),
+        lambda r: jax.vmap(lambda x: end_penalty(x, config))(r),
         lambda r: jnp.zeros(r.shape[:1], jnp.int32), played.residual)
-    return played, reward - jnp.where(unfinished, penalty, 0).astype(jnp.float32), done
+    penalty = jnp.where(unfinished, penalty, 0)
+    return (_charged(played, penalty, config), reward - penalty.astype(jnp.float32), done)
+
+
+def end_penalty(residual: chex.Array, config: GameConfig) -> chex.Array:
+    """[] int32: what a residual left at the move limit costs: its fibre count (the completion's
+    terms) with ``completion``, else its rank upper bound (AlphaTensor's terminal reward)."""
+    return fibre_count(residual) if config.completion else rank_bound(residual, config)
+
+
+def _charged(state: State, penalty: chex.Array, config: GameConfig) -> State:
+    """With ``completion``, the completion's terms count in the state's rank."""
+    return state.replace(rank=state.rank + penalty) if config.completion else state
 
 
 def _advance(state: State, action: chex.Array, config: GameConfig):
@@ -276,6 +296,33 @@ def rank_bound(residual: chex.Array, config: GameConfig) -> chex.Array:
     return per_mode.min().astype(jnp.int32)
 
 
+def fibre_count(residual: chex.Array) -> chex.Array:
+    """[] int32: the fewest non-zero fibres of ``residual`` [S, S, S] along one mode (the number
+    of terms ``completion_terms`` uses; ties go to the earlier mode)."""
+    return jnp.min(_fibres_per_mode(residual != 0)).astype(jnp.int32)
+
+
+def _fibres_per_mode(nonzero):
+    """Non-zero fibres along modes 0, 1, 2 of a boolean [S, S, S] (jnp or np): [3]."""
+    xp = jnp if isinstance(nonzero, jax.Array) else np
+    return xp.stack([nonzero.any(axis=axis).sum() for axis in range(3)])
+
+
+def completion_terms(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Host side: the completion of ``residual`` [I, J, K], one term per non-zero fibre along
+    the mode ``fibre_count`` picks, as term-major (u [r, I], v [r, J], w [r, K]) int64."""
+    residual = np.asarray(residual, np.int64)
+    mode = int(np.argmin(_fibres_per_mode(residual != 0)))
+    moved = np.moveaxis(residual, mode, -1)  # [X, Y, fibre]
+    x, y = np.nonzero(np.any(moved != 0, axis=-1))
+    ones_x = np.eye(moved.shape[0], dtype=np.int64)[x]
+    ones_y = np.eye(moved.shape[1], dtype=np.int64)[y]
+    fibres = moved[x, y]
+    factors = [ones_x, ones_y]
+    factors.insert(mode, fibres)  # the fibres fill the factor of their mode
+    return tuple(factors)
+
+
 def _matrix_rank_mod(matrix: chex.Array, modulus: int) -> chex.Array:
     """Rank of a [S, S] matrix with entries in [0, modulus), by fraction-free elimination."""
     size = matrix.shape[0]
@@ -313,8 +360,9 @@ def _reduce(tensor: chex.Array, config: GameConfig) -> chex.Array:
 
 
 def terms(state: State, config: GameConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Host side: the terms of the moves played (orbits expanded in the symmetric game), cut to
-    the target's sizes, as term-major (u, v, w)."""
+    """Host side: the terms of the moves played (orbits expanded in the symmetric game), then
+    with ``completion`` those of an unsolved ``state.residual``'s completion, cut to the
+    target's sizes, as term-major (u, v, w)."""
     count = int(state.move_count)
     moves = np.asarray(state.moves)[:count].astype(np.int64)
     if config.symmetric:
@@ -324,7 +372,11 @@ def terms(state: State, config: GameConfig) -> tuple[np.ndarray, np.ndarray, np.
             expanded += [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
         moves = np.array(expanded, np.int64).reshape(-1, 3, moves.shape[-1])
     dims = np.asarray(state.dims)
-    return moves[:, 0, : dims[0]], moves[:, 1, : dims[1]], moves[:, 2, : dims[2]]
+    u, v, w = moves[:, 0, : dims[0]], moves[:, 1, : dims[1]], moves[:, 2, : dims[2]]
+    if config.completion:
+        rest = completion_terms(np.asarray(state.residual)[: dims[0], : dims[1], : dims[2]])
+        u, v, w = (np.concatenate([a, b]) for a, b in zip((u, v, w), rest))
+    return u, v, w
 
 
 def to_factorization(state: State, config: GameConfig, shape: tuple[int, int, int],

@@ -18,6 +18,7 @@ from agents.tokens import make_tokenizer
 from agents.setup import init_params, make_setup
 from tensorgame import game
 from tensorgame.errors import TensorgameError
+from tensorgame.factorization import verify
 from tensorgame.tensors import matmul_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +161,6 @@ def test_rotations_complete_a_cyclic_orbit_and_the_endgame_ends_the_plain_game()
     candidates at the node (with the configured share of the prior; none before the first move),
     and after a symmetric Strassen orbit played that way the endgame ends the game at rank 7."""
     from test_game import SYMMETRIC_STRASSEN
-    from tensorgame.factorization import verify
 
     setup = make_setup((2, 2, 2), "Z", make_config({**TINY, "rotations": 0.4, "endgame": 4}),
                        seed=0)
@@ -240,7 +240,6 @@ def test_change_of_basis_gives_a_new_target_and_maps_back(symmetric):
     left T itself unchanged), and a factorization of it maps back to a valid one of T."""
     from agents.bases import random_basis, transform_target, untransform
     from tensorgame import library
-    from tensorgame.factorization import verify
     from tensorgame.tensors import reconstruct
 
     target = matmul_tensor(2, 2, 2)
@@ -452,6 +451,30 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
     assert np.all(kept == 1)  # one searched move per game, however many terms it ended with
     assert sorted(r.returns[:int(r.added[0]), 0].tolist()) == sorted(
         (-e.rank[e.ended]).astype(float).tolist())
+
+
+def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
+    """<2,2,3> with 3 moves and completion: every ended game is an algorithm of rank moves +
+    fibres (at least the tensor's rank 11), saved and verified."""
+    from agents.train import Trainer
+    from tensorgame import io
+
+    config = make_config({**TINY, "max_moves": 3, "completion": 1, "pretrain_steps": 2,
+                          "updates_per_batch": 1, "eval_every": 100, "eval_games": 2})
+    setup = make_setup((2, 2, 3), "Z", config, seed=0)
+    assert setup.game.completion
+    seen = []
+    trainer = Trainer(setup, tmp_path, None, log=lambda _: None)
+    trainer.run(None, seen.append, max_iterations=2)
+    assert all(m["residual_games"] == 0 and m["solved_fraction"] == 1.0 for m in seen)
+    evaluation = trainer.evaluate()
+    assert seen[-1]["games"] >= 4 and evaluation["solved_fraction"] == 1.0
+    assert evaluation["best_rank"] >= 11
+    found = sorted((tmp_path / "found").glob("*.json"))
+    assert found
+    for path in found:
+        f = io.load(path)
+        assert f.shape == (2, 2, 3) and f.rank >= 11 and verify(f).valid
 
 
 def test_train_without_config_plays_the_best_measured_preset():

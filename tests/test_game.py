@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from tensorgame import game, library
+from tensorgame import compose, game, library
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import verify
-from tensorgame.tensors import matmul_tensor, rank_upper_bound
+from tensorgame.tensors import matmul_tensor, rank_upper_bound, reconstruct
 
 CONFIG = game.GameConfig(size=4, max_moves=6, coefficients=(-1, 0, 1))
 STEP = jax.jit(game.step, static_argnums=2)
@@ -186,6 +186,52 @@ def test_out_of_moves_penalty_is_rank_bound_of_residual():
     state, reward, done = game.step(state, action, config)
     assert bool(done)
     assert float(reward) == -1 - rank_upper_bound(np.asarray(state.residual))
+
+
+@given(order=st.permutations(range(7)))
+def test_completion_finishes_strassen_inside_2x2x3_at_rank_11(order):
+    """Seven moves of Strassen's block of <2,2,3> then out of moves: the completion adds the
+    four schoolbook terms of the <2,2,1> rest; rank 11, the rewards sum to -11, it verifies."""
+    scheme = compose.direct_sum(library.get(2, 2, 2), library.get(2, 2, 1), axis=2)
+    assert scheme.rank == 11
+    target, dims = game.pad_target(scheme.target(), 6)
+    config = game.GameConfig(size=6, max_moves=7, coefficients=(-1, 0, 1), completion=True)
+    moves = np.zeros((7, 3, 6), np.int32)
+    for slot, r in enumerate(order):
+        for axis, factor in enumerate(scheme.factors):
+            moves[slot, axis, : factor.shape[1]] = factor[r]
+    state = game.init(target, dims, config)
+    total = 0.0
+    for action in moves:
+        state, reward, done = game.step(state, jnp.asarray(action), config)
+        total += float(reward)
+    assert bool(done) and np.asarray(state.residual).any()
+    assert int(state.rank) == 11 and total == -11.0 and int(state.move_count) == 7
+    found = game.to_factorization(state, config, (2, 2, 3))
+    assert found.rank == 11 and verify(found).valid
+
+
+@given(seed=st.integers(0, 2**31 - 1), density=st.floats(0.0, 1.0))
+def test_completion_terms_rebuild_the_residual_with_fibre_count_terms(seed, density):
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(1, 6, size=3))
+    residual = rng.integers(-3, 4, size=shape) * (rng.random(shape) < density)
+    u, v, w = game.completion_terms(residual)
+    np.testing.assert_array_equal(reconstruct(u, v, w), residual)
+    padded = np.zeros((5, 5, 5), np.int32)
+    padded[: shape[0], : shape[1], : shape[2]] = residual
+    assert len(u) == int(game.fibre_count(jnp.asarray(padded)))
+    assert len(u) == min(int(np.any(residual != 0, axis=a).sum()) for a in range(3))
+
+
+def test_out_of_moves_penalty_with_completion_is_the_fibre_count():
+    target, dims = game.pad_target(matmul_tensor(2, 2, 2), 4)
+    config = game.GameConfig(size=4, max_moves=1, coefficients=(-1, 0, 1), completion=True)
+    batch = jax.tree.map(lambda x: x[None], game.init(target, dims, config))
+    action = jnp.array([[[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]], jnp.int32)
+    state, reward, done = game.step_batch(batch, action, config)
+    assert bool(done[0]) and float(reward[0]) == -1 - 7  # seven entries left, one per fibre
+    assert int(state.rank[0]) == 8
 
 
 def test_moves_outside_dims_are_masked_and_illegal():

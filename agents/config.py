@@ -56,8 +56,8 @@ class AgentConfig:
     pb_c_init: float = 1.25  # PUCT: exploration constant
     root_proposals: int = 0  # self-play: root candidates drawn like demonstration moves
     proposal_share: float = 0.25  # their share of the root prior (like AlphaZero's root noise)
-    rotations: float = 0.0  # > 0: square target, plain game: the last move's two cyclic
-    #                         rotations join every node's candidates with this prior share
+    rotations: float = 0.0  # > 0: plain game: the last move's two cyclic rotations in its
+    #                         square block join every node's candidates with this prior share
     sample_temperature: float = 1.0
     bound_value: int = 1  # 1: a leaf's value is at least -game.end_penalty (see search.py)
     value_scale: float = 0.0  # 0: mctx's min-max rescaled Q; > 0: raw Q (in multiplications)
@@ -106,9 +106,8 @@ class AgentConfig:
         if self.root_proposals >= self.samples:
             raise TensorgameError(f"config field root_proposals ({self.root_proposals}) must be "
                                   f"smaller than samples ({self.samples})")
-        if self.rotations and (self.symmetric or not shape[0] == shape[1] == shape[2]):
-            raise TensorgameError("config field rotations needs the plain game (symmetric=0) of "
-                                  f"a square target, got <{shape[0]},{shape[1]},{shape[2]}>")
+        if self.rotations and self.symmetric:
+            raise TensorgameError("config field rotations needs the plain game (symmetric=0)")
         if self.rotations and (self.root_proposals or self.samples < 4):
             raise TensorgameError("config field rotations needs samples >= 4 and no "
                                   "root_proposals (both take the last candidates)")

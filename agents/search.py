@@ -45,6 +45,7 @@ class SearchSpec:
     proposal_zero_prob: float = 0.75  # their distribution (agents.demos.random_terms)
     proposal_fixed_prob: float = 0.0
     rotation_share: float = 0.0  # > 0: the last move's two rotations join every node's candidates
+    shape: tuple[int, int, int] = (1, 1, 1)  # the target <n,m,p>: the block of those rotations
 
 
 @chex.dataclass(frozen=True)
@@ -185,18 +186,21 @@ def with_proposals(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
 
 def with_rotations(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
                    states: game.State, spec: SearchSpec):
-    """Plain game of a square target (invariant under the cyclic shift of its modes): the last
-    move's two rotations (v, w, u) and (w, u, v), which with it make a cyclic orbit, replace the
-    last two of the K candidates with ``spec.rotation_share`` of the prior (``with_proposals``;
-    none before the first move or after a symmetric term). Arguments and results as
-    ``with_proposals``; states batched [B, ...]."""
+    """Plain game: the last move's two rotations inside its square block
+    (``game.rotate_in_block``; for a square target the cyclic shift (v, w, u) and (w, u, v) of
+    the whole move), which with it make an orbit of a symmetry of the block, replace the last
+    two of the K candidates with ``spec.rotation_share`` of the prior (``with_proposals``; none
+    before the first move, after a move its rotation fixes, or one wider than the block).
+    Arguments and results as ``with_proposals``; states batched [B, ...]."""
     cfg = spec.game
     last = jnp.take_along_axis(states.moves, jnp.maximum(states.move_count - 1, 0)[:, None, None,
                                                                                  None], axis=1)
-    once = jax.vmap(game.rotate)(last[:, 0])  # [B, 3, S]
-    rotations = jnp.stack([once, jax.vmap(game.rotate)(once)], axis=1)  # [B, 2, 3, S]
+    rotate = jax.vmap(lambda a: game.rotate_in_block(a, spec.shape))
+    once, fits = rotate(last[:, 0])  # [B, 3, S], [B]
+    rotations = jnp.stack([once, rotate(once)[0]], axis=1)  # [B, 2, 3, S]
     rotations = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(rotations)
-    first = (states.move_count == 0) | jax.vmap(game.is_symmetric_term)(last[:, 0])
+    fixed = jnp.all(rotations[:, 0] == last[:, 0], axis=(-2, -1))
+    first = (states.move_count == 0) | fixed | ~fits
     return with_proposals(logits, invalid, moves, rotations,
                           _legal(rotations, states, cfg) & ~first[:, None], spec.rotation_share)
 

@@ -224,6 +224,53 @@ def rotate(action: chex.Array) -> chex.Array:
     return action[jnp.array([1, 2, 0])]
 
 
+def rotate_in_block(action: chex.Array, shape: tuple[int, int, int]) -> tuple[chex.Array,
+                                                                             chex.Array]:
+    """The cyclic shift inside the square block of <n,m,p> that holds the move: (rotated [3, S],
+    fits [] bool). The rows I, inner indices K and columns J the move touches (u lives on I x K,
+    v on K x J, w on J x I, DESIGN.md's convention), each padded with the smallest unused indices
+    to s = min(n, m, p) and taken in ascending order, make a block whose tensor is <s,s,s>; in
+    its local coordinates (u, v, w) -> (v, w, u) is a symmetry of it. Every move inside the
+    leading block (the s smallest of each index) is rotated in that block, so a decomposition of
+    it stays one (the target's index permutations carry any block there). For a square target
+    this is ``rotate``; ``fits`` is False when the move touches more than s of some index (the
+    result is then meaningless)."""
+    n, m, p = shape
+    size = min(shape)
+    u = action[0, : n * m].reshape(n, m)  # [i, k]
+    v = action[1, : m * p].reshape(m, p)  # [k, j]
+    w = action[2, : p * n].reshape(p, n)  # [j, i]
+    used_i = jnp.any(u != 0, axis=1) | jnp.any(w != 0, axis=0)
+    used_k = jnp.any(u != 0, axis=0) | jnp.any(v != 0, axis=1)
+    used_j = jnp.any(v != 0, axis=0) | jnp.any(w != 0, axis=1)
+    (rows, fit_i), (inner, fit_k), (cols, fit_j) = (_block_indices(used, size)
+                                                     for used in (used_i, used_k, used_j))
+
+    def local(matrix, left, right):  # [a, b] -> [s, s]
+        return left @ matrix @ right.T
+
+    def placed(matrix, left, right):  # [s, s] -> [a, b]
+        return left.T @ matrix @ right
+
+    u_local, v_local, w_local = local(u, rows, inner), local(v, inner, cols), local(w, cols, rows)
+    rotated = jnp.zeros_like(action)
+    rotated = rotated.at[0, : n * m].set(placed(v_local, rows, inner).ravel())
+    rotated = rotated.at[1, : m * p].set(placed(w_local, inner, cols).ravel())
+    rotated = rotated.at[2, : p * n].set(placed(u_local, cols, rows).ravel())
+    return rotated, fit_i & fit_k & fit_j
+
+
+def _block_indices(used: chex.Array, size: int) -> tuple[chex.Array, chex.Array]:
+    """(selection [size, len(used)] 0/1 of the used indices and the smallest unused ones up to
+    ``size``, ascending; whether the used ones fit)."""
+    count = jnp.sum(used)
+    unused_before = jnp.cumsum(~used) - 1
+    kept = used | (~used & (unused_before < size - count))
+    position = jnp.cumsum(kept) - 1
+    selection = jax.nn.one_hot(jnp.where(kept, position, size), size, dtype=jnp.int32)  # [L, s]
+    return selection.T, count <= size
+
+
 def move_tensor(action: chex.Array, config: GameConfig) -> chex.Array:
     """[S, S, S]: what a canonical move subtracts (its orbit in the symmetric game)."""
     term = rank_one(action)

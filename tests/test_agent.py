@@ -186,11 +186,36 @@ def test_rotations_complete_a_cyclic_orbit_and_the_endgame_ends_the_plain_game()
         rewards.append(float(reward))
     assert bool(done) and int(state.rank) == 7 and sum(rewards) == -6.0  # 2 moves + 4 appended
     assert verify(game.to_factorization(state, cfg, (2, 2, 2))).valid
-    for bad, shape in (({"rotations": 0.4, "symmetric": 1}, (2, 2, 2)),
-                       ({"rotations": 0.4}, (2, 2, 3)),
-                       ({"rotations": 0.4, "root_proposals": 2}, (2, 2, 2))):
+    for bad in ({"rotations": 0.4, "symmetric": 1}, {"rotations": 0.4, "root_proposals": 2}):
         with pytest.raises(TensorgameError, match="rotations"):
-            make_setup(shape, "Z", make_config({**TINY, **bad}), seed=0)
+            make_setup((2, 2, 2), "Z", make_config({**TINY, **bad}), seed=0)
+
+
+def test_rotations_of_a_rectangular_target_stay_in_the_leading_block():
+    """<2,2,3>: after a move inside the leading <2,2,2> block, the candidates' last two are its
+    rotations in that block (game.rotate_in_block); after a move wider than it, none."""
+    from tensorgame import compose, library
+
+    setup = make_setup((2, 2, 3), "Z", make_config({**TINY, "rotations": 0.4}), seed=0)
+    cfg = setup.game
+    target, dims = game.pad_target(setup.target, 6)
+    start = game.init(jnp.asarray(target), jnp.asarray(dims), cfg)
+    u, v, w = compose._embed(library.get(2, 2, 2), (2, 2, 3), (0, 0, 0))
+    terms = [game.canonicalize(jnp.asarray(np.stack([np.pad(u[r], (0, 2)), v[r], w[r]]),
+                                           jnp.int32), cfg) for r in range(7)]
+    inside = next(t for t in terms if not np.array_equal(  # not a term its rotation fixes
+        game.canonicalize(game.rotate_in_block(t, (2, 2, 3))[0], cfg), t))
+    wide = inside.at[1].set(1)
+    states = [game.step(start, game.canonicalize(m, cfg), cfg)[0] for m in (inside, wide)]
+    states = jax.tree.map(lambda a, b: jnp.stack([a, b]), *states)
+    params = init_params(setup, jax.random.key(0))
+    _, invalid, _, moves = jax.jit(lambda p, s, k: expand(setup.net, p, s, k, setup.search))(
+        params, states, jax.random.key(1))
+    once = game.rotate_in_block(game.canonicalize(inside, cfg), (2, 2, 3))[0]
+    expected = [game.canonicalize(once, cfg),
+                game.canonicalize(game.rotate_in_block(once, (2, 2, 3))[0], cfg)]
+    assert all(np.array_equal(moves[0, -2 + i], r) for i, r in enumerate(expected))
+    assert not np.asarray(invalid)[0, -2:].any() and np.asarray(invalid)[1, -2:].all()
 
 
 @pytest.mark.parametrize("algorithm,with_props", [("gumbel", False), ("puct", True)])

@@ -234,6 +234,48 @@ def test_out_of_moves_penalty_with_completion_is_the_fibre_count():
     assert int(state.rank[0]) == 8
 
 
+@pytest.mark.parametrize("scheme,shape", [(2, (2, 2, 3)), (2, (2, 3, 3)), (2, (3, 2, 4)),
+                                          (3, (3, 3, 4))])
+def test_rotations_in_a_block_map_a_block_decomposition_to_another(scheme, shape):
+    """A scheme of <s,s,s> (Strassen, Laderman) in the leading block of a larger target: each
+    term rotated inside its block, once and twice, gives again a decomposition of that block (a
+    different one); three times, the term itself."""
+    block = compose._embed(library.get(scheme, scheme, scheme), shape, (0, 0, 0))
+    size = max(a.shape[1] for a in block)
+    actions = np.zeros((len(block[0]), 3, size), np.int32)
+    for axis, factor in enumerate(block):
+        actions[:, axis, : factor.shape[1]] = factor
+    tensor = reconstruct(*block)
+    once, fits = jax.vmap(lambda a: game.rotate_in_block(a, shape))(jnp.asarray(actions))
+    twice, fits_twice = jax.vmap(lambda a: game.rotate_in_block(a, shape))(once)
+    assert bool(fits.all()) and bool(fits_twice.all())
+    for moved in (once, twice):
+        moved = np.asarray(moved)
+        parts = [moved[:, axis, : factor.shape[1]] for axis, factor in enumerate(block)]
+        np.testing.assert_array_equal(reconstruct(*parts), tensor)
+        assert not np.array_equal(moved, actions)
+    thrice = jax.vmap(lambda a: game.rotate_in_block(a, shape)[0])(twice)
+    np.testing.assert_array_equal(thrice, actions)
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_rotation_in_the_block_of_a_square_target_is_the_cyclic_shift(seed):
+    action = jnp.asarray(np.random.default_rng(seed).integers(-2, 3, size=(3, 9)), jnp.int32)
+    rotated, fits = game.rotate_in_block(action, (3, 3, 3))
+    assert bool(fits)
+    np.testing.assert_array_equal(rotated, game.rotate(action))
+
+
+def test_a_move_wider_than_the_block_does_not_fit():
+    u = np.zeros(4, int)
+    u[0] = 1
+    v = np.ones(6, int)  # touches all three columns of <2,2,3>
+    w = np.zeros(6, int)
+    w[0] = 1
+    action = jnp.asarray(np.stack([np.pad(u, (0, 2)), v, w]), jnp.int32)
+    assert not bool(game.rotate_in_block(action, (2, 2, 3))[1])
+
+
 def test_moves_outside_dims_are_masked_and_illegal():
     target, dims = game.pad_target(matmul_tensor(1, 2, 1), 4)  # sizes (2, 2, 1)
     state = game.init(target, dims, CONFIG)

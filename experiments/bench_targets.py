@@ -4,11 +4,14 @@
         [--targets "2,2,3:Z;2,3,3:Z;3,3,3:Z"] [--parallel 3] [--set FIELD=VALUE]
 
 Each (target, seed) runs `tensorgame train` in a fresh process with an empty JAX compilation
-cache: experiments/larger.py for rectangular targets, the cyclic-symmetric game of
-experiments/symmetric.py for square ones, both with the settings of ``target_settings`` (only
-games better than the naive rank teach the policy, 1,500 demonstration updates before self-play,
-the exact endgame up to the rank Jennrich's method can take, stop at the best known rank) and any
-``--set`` on top. ``--parallel N`` runs N processes side by side (each row records it: they share
+cache: experiments/larger.py for rectangular targets (in their own basis, with rotations in the
+leading square block), the cyclic-symmetric game of experiments/symmetric.py for square ones,
+both with the settings of ``target_settings`` (the completion after ``COMPLETION_MOVES`` moves,
+so every game is an algorithm and teaches the policy, 1,500 demonstration updates before
+self-play, the exact endgame up to the rank Jennrich's method can take, stop at the best known
+rank) and any ``--set`` on top (the rows labelled "full" in results/agent_targets.csv used the
+settings of commit d2b49eb: no completion, the naive move limit, only games below the naive rank
+teaching the policy, half the rectangular games in a random basis, no rotations). ``--parallel N`` runs N processes side by side (each row records it: they share
 the machine). A row is appended to results/agent_targets.csv (or ``--output``) as each run ends,
 so a cut-off benchmark keeps its finished runs; curves go to results/agent_targets_<run>.png and
 runs to runs/targets_<run>. Times count from process start (imports and compilation included).
@@ -32,18 +35,26 @@ from bench_rediscovery import append_rows, with_overrides  # a sibling script
 
 ROOT = Path(__file__).resolve().parents[1]
 BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "4,4,4": 47}
+# Moves before the completion (0: the naive count): <2,2,3> 7, Strassen's block, then the
+# <2,2,1> rest's four fibres make 11; <2,3,3> 10 of its 18; <3,3,3> 7 of the symmetric game's
+# 11 (orbits of three multiplications).
+COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 10, "3,3,3": 7}
 
 
 def target_settings(target: str) -> tuple[str, list[str]]:
     """The config file and ``field=value`` settings a target is benchmarked with."""
     n, m, p = (int(x) for x in target.split(","))
     modes = sorted((n * m, m * p, p * n))
-    settings = [f"policy_below={n * m * p}", "pretrain_steps=1500",
+    settings = ["pretrain_steps=1500",
                 f"endgame={modes[1]}",  # Jennrich: two factor matrices of full column rank
-                f"stop_at_rank={BEST_KNOWN.get(target, 0)}"]
+                f"stop_at_rank={BEST_KNOWN.get(target, 0)}",
+                # Every game is an algorithm: after max_moves moves the completion plays the
+                # schoolbook rest (one term per fibre), every game teaches the policy.
+                "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}", "policy_below=0"]
     if n == m == p:
         return str(ROOT / "experiments" / "symmetric.py"), settings + ["games=64"]
-    return str(ROOT / "experiments" / "larger.py"), settings
+    return str(ROOT / "experiments" / "larger.py"), settings + [
+        "basis_change_prob=0.0", "rotations=0.5"]  # orbits of the leading <s,s,s> block
 
 
 def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,

@@ -14,7 +14,8 @@ settings of commit d2b49eb: no completion, the naive move limit, only games belo
 teaching the policy, half the rectangular games in a random basis, no rotations). ``--parallel N`` runs N processes side by side (each row records it: they share
 the machine). A row is appended to results/agent_targets.csv (or ``--output``) as each run ends,
 so a cut-off benchmark keeps its finished runs; curves go to results/agent_targets_<run>.png and
-runs to runs/targets_<run>. Times count from process start (imports and compilation included).
+runs to runs/targets_<run>, <run> = <label>_<target>_<field>_s<seed> (before the completion rows:
+without the label). Times count from process start (imports and compilation included).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def target_settings(target: str) -> tuple[str, list[str]]:
 def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,
             parallel: int) -> dict:
     """One training run from a fresh process with an empty compilation cache."""
-    name = f"{target.replace(',', 'x')}_{field}_s{seed}"
+    name = f"{label}_{target.replace(',', 'x')}_{field}_s{seed}"
     out = ROOT / "runs" / f"targets_{name}"
     command = [sys.executable, "-m", "tensorgame", "train", "--target", target, "--field", field,
                "--seed", str(seed), "--config", config, "--out", str(out), "--seconds",

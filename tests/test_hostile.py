@@ -165,7 +165,7 @@ def run_corpus(folder: Path, results: Path) -> None:
                 code = main([str(a) for a in argv])
             except SystemExit as exit_:  # argparse
                 code = exit_.code
-            except BaseException as error:  # noqa: BLE001 - reported, then the test fails
+            except BaseException:  # noqa: BLE001 - reported, then the test fails
                 import traceback
                 code, err = "raised", pyio.StringIO(traceback.format_exc())
         return {"argv": [str(a) for a in argv], "code": code, "out": out.getvalue(),

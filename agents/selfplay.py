@@ -40,7 +40,7 @@ class Ended:
     """Games that ended during one step of ``act`` (arrays [B, ...]; only ``ended`` rows)."""
 
     ended: chex.Array  # [B] bool
-    solved: chex.Array  # [B] bool: an algorithm (residual zero, or completed: game.completion)
+    solved: chex.Array  # [B] bool: an algorithm (game.is_algorithm)
     rank: chex.Array  # [B] int32: multiplications used
     count: chex.Array  # [B] int32: moves played
     residual: chex.Array  # [B, S, S, S] int32: what the moves left (the completion's part)
@@ -128,10 +128,9 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
             candidates=actors.candidates.at[rows, t].set(moves.astype(jnp.int8)),
             weights=actors.weights.at[rows, t].set(weights),
             rewards=actors.rewards.at[rows, t].set(reward))
-        solved = jnp.all(after.residual == 0, axis=(1, 2, 3)) | (cfg.completion & done)
-        ended = Ended(ended=done, solved=solved, rank=after.rank, count=after.move_count,
-                      residual=after.residual, moves=after.moves.astype(jnp.int8),
-                      bases=actors.bases)
+        ended = Ended(ended=done, solved=game.is_algorithm(after, cfg), rank=after.rank,
+                      count=after.move_count, residual=after.residual,
+                      moves=after.moves.astype(jnp.int8), bases=actors.bases)
         # t + 1 searched moves: an endgame's appended terms (game.GameConfig.endgame) were not
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,

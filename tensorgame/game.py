@@ -140,6 +140,13 @@ def step_batch(states: State, actions: chex.Array, config: GameConfig) -> tuple[
     return (_charged(played, penalty, config), reward - penalty.astype(jnp.float32), done)
 
 
+def is_algorithm(state: State, config: GameConfig) -> chex.Array:
+    """[...] bool for states of any batch shape: the moves, with the completion's terms, make an
+    algorithm (the residual is zero, or with ``completion`` the game ended)."""
+    return jnp.all(state.residual == 0, axis=(-3, -2, -1)) | (config.completion
+                                                              & state.terminated)
+
+
 def end_penalty(residual: chex.Array, config: GameConfig) -> chex.Array:
     """[] int32: what a residual left at the move limit costs: its fibre count (the completion's
     terms) with ``completion``, else its rank upper bound (AlphaTensor's terminal reward)."""

@@ -92,11 +92,17 @@ def play_all(f, order, field):
     target, dims = game.pad_target(f.target(), max(f.target().shape))
     config = game.GameConfig(size=target.shape[0], max_moves=f.rank + 1, field=field,
                              coefficients=(0, 1) if field == "Z2" else tuple(range(-3, 4)))
-    moves = np.zeros((f.rank, 3, config.size), np.int32)
+    return (*_play_moves(target, dims, as_actions(f.factors, order, config.size), config),
+            config)
+
+
+def as_actions(factors, order, size):
+    """Terms ``order`` of term-major factors (u, v, w) as actions [len(order), 3, size]."""
+    actions = np.zeros((len(order), 3, size), np.int32)
     for slot, r in enumerate(order):
-        for axis, factor in enumerate(f.factors):
-            moves[slot, axis, : factor.shape[1]] = factor[r]
-    return (*_play_moves(target, dims, moves, config), config)
+        for axis, factor in enumerate(factors):
+            actions[slot, axis, : factor.shape[1]] = factor[r]
+    return actions
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -197,13 +203,9 @@ def test_completion_finishes_strassen_inside_2x2x3_at_rank_11(order):
     assert scheme.rank == 11
     target, dims = game.pad_target(scheme.target(), 6)
     config = game.GameConfig(size=6, max_moves=7, coefficients=(-1, 0, 1), completion=True)
-    moves = np.zeros((7, 3, 6), np.int32)
-    for slot, r in enumerate(order):
-        for axis, factor in enumerate(scheme.factors):
-            moves[slot, axis, : factor.shape[1]] = factor[r]
     state = game.init(target, dims, config)
     total = 0.0
-    for action in moves:
+    for action in as_actions(scheme.factors, order, 6):
         state, reward, done = game.step(state, jnp.asarray(action), config)
         total += float(reward)
     assert bool(done) and np.asarray(state.residual).any()
@@ -242,10 +244,7 @@ def test_rotations_in_a_block_map_a_block_decomposition_to_another(scheme, shape
     term rotated inside its block, once and twice, gives again a decomposition of that block (a
     different one); three times, the term itself."""
     block = compose._embed(library.get(scheme, scheme, scheme), shape, (0, 0, 0))
-    size = max(a.shape[1] for a in block)
-    actions = np.zeros((len(block[0]), 3, size), np.int32)
-    for axis, factor in enumerate(block):
-        actions[:, axis, : factor.shape[1]] = factor
+    actions = as_actions(block, range(len(block[0])), max(a.shape[1] for a in block))
     tensor = reconstruct(*block)
     once, fits = jax.vmap(lambda a: game.rotate_in_block(a, shape))(jnp.asarray(actions))
     twice, fits_twice = jax.vmap(lambda a: game.rotate_in_block(a, shape))(once)

@@ -5,6 +5,13 @@ ends is written to the replay (``agents.replay``) and restarts at once on a fres
 random basis with probability ``basis_change_prob``), so no search is spent on finished games.
 Each step also reports the games that ended in it, for the host to verify and save.
 
+Block games (``block_games``, AlphaTensor's training on several targets at once): with that
+probability a slot plays a random square block <s,s,s> of a rectangular target <n,m,p>
+(s = min(n, m, p): s of the rows, inner indices and columns, the rest of the target zeroed), a
+smaller game whose algorithms (Strassen's inside <2,2,3>) the network learns first; the slot keeps
+what the target has beyond its block (``rest``), so that the host turns an algorithm of the
+block into one of the target by the completion of the rest.
+
 ``play`` plays one batch of games from the start to the end (greedy evaluation, tests).
 """
 
@@ -30,6 +37,8 @@ class Actors:
     states: game.State  # [B, ...]
     targets: chex.Array  # [B, S, S, S] int32: what each slot's game started from
     bases: chex.Array  # [B, 3, S, S] int32: the basis of that target (identity: T itself)
+    rests: chex.Array  # [B, S, S, S] int32: the whole target (same basis) minus a block game's
+    #                    target; zero for games on the whole target
     candidates: chex.Array  # [B, T, K, 3, S] int8: the search's candidate moves per move
     weights: chex.Array  # [B, T, K] float32: the search's visit distribution over them
     rewards: chex.Array  # [B, T] float32
@@ -44,6 +53,7 @@ class Ended:
     rank: chex.Array  # [B] int32: multiplications used
     count: chex.Array  # [B] int32: moves played
     residual: chex.Array  # [B, S, S, S] int32: what the moves left (the completion's part)
+    rest: chex.Array  # [B, S, S, S] int32: Actors.rests (non-zero: a block game)
     moves: chex.Array  # [B, T, 3, S] int8: the moves played (in the game's basis)
     bases: chex.Array  # [B, 3, S, S] int32
 
@@ -58,12 +68,30 @@ class Trajectories:
     active: chex.Array  # [T, B] bool: the game was still running before move t
 
 
+def random_block(key: jax.Array, shape: tuple[int, int, int], size: int) -> chex.Array:
+    """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>: s =
+    min(n, m, p) rows I, inner indices K and columns J, each drawn uniformly (the key is
+    consumed). The target times the masks (u on I x K, v on K x J, w on J x I) is <s,s,s> on
+    them."""
+    s = min(shape)
+    rows, inner, cols = (jnp.argsort(jnp.argsort(jax.random.uniform(k, (length,)))) < s
+                         for k, length in zip(jax.random.split(key, 3), shape))
+
+    def mode(left, right):  # [a], [b] -> [S]: the pairs inside the block, padded
+        inside = (left[:, None] & right[None, :]).ravel().astype(jnp.int32)
+        return jnp.zeros(size, jnp.int32).at[: inside.size].set(inside)
+
+    return jnp.stack([mode(rows, inner), mode(inner, cols), mode(cols, rows)])
+
+
 def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-              basis_prob: float, config: game.GameConfig):
-    """``count`` start states on ``target`` [S, S, S], each in a random basis with probability
+              basis_prob: float, block_prob: float, spec: SearchSpec):
+    """``count`` start states on ``target`` [S, S, S], each on a random square block
+    (``random_block``) with probability ``block_prob`` and in a random basis with probability
     ``basis_prob`` (the key is consumed). Returns (states, targets [N, S, S, S], bases
-    [N, 3, S, S])."""
-    k_basis, k_pick = jax.random.split(key)
+    [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus the game's)."""
+    config = spec.game
+    k_basis, k_pick, k_block, k_blocked = jax.random.split(key, 4)
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +
                                 (config.size,) * 2)
     if basis_prob > 0:
@@ -73,21 +101,30 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
         bases = jnp.where(pick, random, identity)
     else:
         bases = identity
-    targets = jax.vmap(lambda b: jnp.einsum("ia,jb,kc,abc->ijk", b[0], b[1], b[2], target))(
-        bases)
+    games = jnp.broadcast_to(target, (count,) + target.shape)
+    if block_prob > 0:
+        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size))(
+            jax.random.split(k_block, count))  # [N, 3, S]
+        blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
+        blocked = jax.random.bernoulli(k_blocked, block_prob, (count, 1, 1, 1))
+        games = jnp.where(blocked, blocks, games)
+    in_basis = jax.vmap(lambda b, t: jnp.einsum("ia,jb,kc,abc->ijk", b[0], b[1], b[2], t))
+    targets = in_basis(bases, games)
+    rests = in_basis(bases, jnp.broadcast_to(target, games.shape) - games)
     if config.field == "Z2":
-        targets = targets % 2
+        targets, rests = targets % 2, rests % 2
     states = jax.vmap(lambda t: game.init(t, dims, config))(targets)
-    return states, targets, bases
+    return states, targets, bases, rests
 
 
 def init_actors(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-                basis_prob: float, spec: SearchSpec) -> Actors:
+                basis_prob: float, block_prob: float, spec: SearchSpec) -> Actors:
     """``count`` fresh game slots (the key is consumed)."""
     cfg = spec.game
-    states, targets, bases = new_games(key, target, dims, count, basis_prob, cfg)
+    states, targets, bases, rests = new_games(key, target, dims, count, basis_prob, block_prob,
+                                              spec)
     t, k, s = cfg.max_moves, spec.samples, cfg.size
-    return Actors(states=states, targets=targets, bases=bases,
+    return Actors(states=states, targets=targets, bases=bases, rests=rests,
                   candidates=jnp.zeros((count, t, k, 3, s), jnp.int8),
                   weights=jnp.zeros((count, t, k), jnp.float32),
                   rewards=jnp.zeros((count, t), jnp.float32))
@@ -107,7 +144,7 @@ def proposals(key: jax.Array, dims: chex.Array, count: int, spec: SearchSpec
 
 def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         replay: replay_lib.Replay, target: chex.Array, dims: chex.Array, steps: int,
-        basis_prob: float, spec: SearchSpec, explore: chex.Numeric = 1.0
+        basis_prob: float, block_prob: float, spec: SearchSpec, explore: chex.Numeric = 1.0
         ) -> tuple[Actors, replay_lib.Replay, Ended]:
     """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
     and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
@@ -129,13 +166,13 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
             weights=actors.weights.at[rows, t].set(weights),
             rewards=actors.rewards.at[rows, t].set(reward))
         ended = Ended(ended=done, solved=game.is_algorithm(after, cfg), rank=after.rank,
-                      count=after.move_count, residual=after.residual,
+                      count=after.move_count, residual=after.residual, rest=actors.rests,
                       moves=after.moves.astype(jnp.int8), bases=actors.bases)
         # t + 1 searched moves: an endgame's appended terms (game.GameConfig.endgame) were not
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
                                 actors.candidates, actors.weights, actors.rewards)
-        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, spec)
+        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob, spec)
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
             fresh, actors)

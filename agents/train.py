@@ -67,8 +67,8 @@ def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
 
     def local(key):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
-        actors = selfplay.init_actors(key, target, dims, slots,
-                                      setup.config.basis_change_prob, setup.search)
+        actors = selfplay.init_actors(key, target, dims, slots, setup.config.basis_change_prob,
+                                      setup.config.block_games, setup.search)
         return actors, replay_lib.empty(ring, setup.game, setup.config.samples)
 
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P("data"),
@@ -95,7 +95,8 @@ def make_act_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     def local(params, actors, replay, key, gumbel_scale):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         return selfplay.act(setup.net, params, key, actors, replay, target, dims, steps,
-                            config.basis_change_prob, setup.search, gumbel_scale)
+                            config.basis_change_prob, config.block_games, setup.search,
+                            gumbel_scale)
 
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data"), P("data"), P(), P()),
                             out_specs=(P("data"), P("data"), P(None, "data")), check_vma=False)
@@ -377,7 +378,7 @@ class Trainer:
             jnp.float32(config.gumbel_scale))
         ended = self._to_host(ended)
         played = time.perf_counter()
-        ranks = self._collect(ended, progress.wall + played - start)
+        ranks, blocks = self._collect(ended, progress.wall + played - start)
         metrics = self._learn(config.updates_per_batch, True, k_learn)
         done = time.perf_counter()
         steps = config.moves_per_iteration or setup.game.max_moves
@@ -386,6 +387,7 @@ class Trainer:
         progress.games += int(ended.ended.sum())
         progress.simulations += simulations
         progress.wall += done - start
+        ranks, block_ranks = ranks[~blocks], ranks[blocks]  # games on the target, on blocks
         solved = ranks[ranks > 0]
         metrics.update({
             "iteration": progress.iteration, "wall": round(progress.wall, 3),
@@ -397,25 +399,35 @@ class Trainer:
             "mean_rank": float(solved.mean()) if solved.size else None,
             "ranks": {str(r): int((ranks == r).sum()) for r in np.unique(solved)},
             "residual_games": int((ranks == 0).sum()),
+            "block_ranks": {str(r): int((block_ranks == r).sum())
+                            for r in np.unique(block_ranks[block_ranks > 0])},
             "best_rank": progress.best_rank or None,
         })
         return metrics
 
-    def _collect(self, ended: selfplay.Ended, wall: float) -> np.ndarray:
-        """Verify and save every game that ended solved (found after ``wall`` seconds of
-        training); returns the rank of each ended game (0: not solved)."""
+    def _collect(self, ended: selfplay.Ended, wall: float) -> tuple[np.ndarray, np.ndarray]:
+        """Verify and save every game that ended as an algorithm (found after ``wall`` seconds
+        of training), a block game's completed on the whole target; returns the rank on the
+        target of each ended game (0: not an algorithm) and which were block games."""
         identity = np.eye(self.setup.game.size, dtype=np.int64)
-        ranks = []
+        ranks, blocks = [], []
         for n, b in zip(*np.nonzero(ended.ended)):
+            rest = ended.rest[n, b]
+            blocks.append(bool(rest.any()))
             if not ended.solved[n, b]:
                 ranks.append(0)
                 continue
-            rank, count = int(ended.rank[n, b]), int(ended.count[n, b])
-            ranks.append(rank)
+            count = int(ended.count[n, b])
             moves = ended.moves[n, b, :count].astype(np.int64)
+            residual = ended.residual[n, b] + rest  # what the moves leave of the whole target
+            if self.setup.field == "Z2":
+                residual = residual % 2
+            rank = int(ended.rank[n, b])
+            if blocks[-1]:  # the plain game (the target is not square): one term per move
+                rank = count + int(game.fibre_count(residual))
+            ranks.append(rank)
             if self.progress.best_rank and rank > self.progress.best_rank:
                 continue
-            residual = ended.residual[n, b]
             if not residual.any():  # a completed game's moves alone are no algorithm
                 self._solution(moves, rank)
             state = game.State(residual=residual, dims=self.setup.dims, moves=moves,
@@ -427,8 +439,8 @@ class Trainer:
             report = verify(found, field=self.setup.field)
             if not report.valid:
                 raise TensorgameError(f"internal error: a solved game does not verify: {report}")
-            self._save_found(found, changed, wall)
-        return np.asarray(ranks, np.int64)
+            self._save_found(found, changed, blocks[-1], wall)
+        return np.asarray(ranks, np.int64), np.asarray(blocks, bool)
 
     def _solution(self, moves: np.ndarray, rank: int) -> None:
         """Keep a solved game for order-shuffled replay only if it beats the naive algorithm and
@@ -439,7 +451,8 @@ class Trainer:
         if rank < n * m * p:
             self.solutions.offer(moves, rank)
 
-    def _save_found(self, f: Factorization, basis_changed: bool, wall: float) -> None:
+    def _save_found(self, f: Factorization, basis_changed: bool, block_game: bool,
+                    wall: float) -> None:
         progress = self.progress
         key = canonical(f)
         signature = (key.u.tobytes(), key.v.tobytes(), key.w.tobytes())
@@ -456,7 +469,8 @@ class Trainer:
                 "target": [n, m, p], "field": self.setup.field, "seed": self.setup.seed,
                 "iteration": progress.iteration, "learner_step": progress.updates,
                 "wall_time_s": round(wall, 3), "config_hash": self.hash,
-                "played_in_changed_basis": basis_changed}
+                "played_in_changed_basis": basis_changed,
+                "block_game_completed": block_game}
         f = canonical(f.replace(meta=meta))
         name = f"{self.setup.name}_rank{f.rank}_{self.setup.field}"
         io.save(f, self.out / "found" / f"{name}_{progress.found:04d}.json")
@@ -518,8 +532,9 @@ class Trainer:
         ended = selfplay.Ended(ended=np.ones((1, games), bool), solved=solved[None],
                                rank=final.rank[None], count=final.move_count[None],
                                residual=final.residual[None],
+                               rest=np.zeros_like(final.residual[None]),
                                moves=final.moves[None].astype(np.int8), bases=identity)
-        ranks = self._collect(ended, self.progress.wall)
+        ranks, _ = self._collect(ended, self.progress.wall)
         solved_ranks = ranks[ranks > 0]
         return {"solved_fraction": float(solved_ranks.size / games),
                 "best_rank": int(solved_ranks.min()) if solved_ranks.size else None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import jax
@@ -407,7 +408,7 @@ def test_slots_restart_and_replay_rebuilds_games():
     params = init_params(setup, jax.random.key(0))
     actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))
     target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 4))
-    step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3, 0.0,
+    step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3, 0.0, 0.0,
                                        setup.search))
     actors, replay, ended = step(actors, replay, jax.random.key(2))
     assert not np.asarray(ended.ended).any()  # 3 moves of a 4-move game
@@ -462,7 +463,7 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
     actors = actors.replace(states=jax.vmap(lambda _: game.init(target, dims, setup.game))(
         jnp.arange(6)), targets=jnp.broadcast_to(target, (6, 4, 4, 4)))
     actors, replay, ended = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims,
-                                                        1, 0.0, setup.search))(
+                                                        1, 0.0, 0.0, setup.search))(
         actors, replay, jax.random.key(2))
     e, r = jax.tree.map(lambda x: np.asarray(x)[0], ended), jax.tree.map(np.asarray, replay)
     finished = e.ended & e.solved & (e.count > 1)
@@ -478,20 +479,52 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
         (-e.rank[e.ended]).astype(float).tolist())
 
 
+@pytest.mark.parametrize("shape", [(2, 2, 3), (2, 3, 4), (3, 2, 2)])
+def test_random_blocks_are_square_matmul_blocks(shape):
+    """The target times a random block's masks is <s,s,s> on s drawn rows, inner indices and
+    columns (s = min(n, m, p)), every such block drawn."""
+    from agents.selfplay import random_block
+
+    n, m, p = shape
+    s, size = min(shape), max(n * m, m * p, p * n)
+    target = game.pad_target(matmul_tensor(*shape), size)[0]
+    seen = set()
+    for seed in range(120):
+        masks = np.asarray(random_block(jax.random.key(seed), shape, size))
+        u, v = masks[0, : n * m].reshape(n, m), masks[1, : m * p].reshape(m, p)
+        rows, inner, cols = np.flatnonzero(u.any(1)), np.flatnonzero(u.any(0)), np.flatnonzero(
+            v.any(0))
+        assert len(rows) == len(inner) == len(cols) == s
+        block = np.zeros_like(target)
+        for i in rows:
+            for k in inner:
+                for j in cols:
+                    block[i * m + k, k * p + j, j * n + i] = 1
+        np.testing.assert_array_equal(target * np.einsum("i,j,k->ijk", *masks), block)
+        seen.add((tuple(rows), tuple(inner), tuple(cols)))
+    assert len(seen) == math.comb(n, s) * math.comb(m, s) * math.comb(p, s)
+
+
 def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
-    """<2,2,3> with 3 moves and completion: every ended game is an algorithm of rank moves +
-    fibres (at least the tensor's rank 11), saved and verified."""
+    """<2,2,3> with 3 moves, the completion and block games: every ended game is an algorithm
+    of the target (a block game's moves completed on the whole target) of rank moves + fibres,
+    at least the tensor's rank 11, saved and verified; Strassen's seven moves played in a block
+    make rank 11."""
+    from agents.selfplay import Ended
     from agents.train import Trainer
-    from tensorgame import io
+    from tensorgame import compose, io, library
 
     config = make_config({**TINY, "max_moves": 3, "completion": 1, "pretrain_steps": 2,
-                          "updates_per_batch": 1, "eval_every": 100, "eval_games": 2})
+                          "updates_per_batch": 1, "eval_every": 100, "eval_games": 2,
+                          "block_games": 0.5})
     setup = make_setup((2, 2, 3), "Z", config, seed=0)
     assert setup.game.completion
     seen = []
     trainer = Trainer(setup, tmp_path, None, log=lambda _: None)
     trainer.run(None, seen.append, max_iterations=2)
     assert all(m["residual_games"] == 0 and m["solved_fraction"] == 1.0 for m in seen)
+    assert sum(sum(m["block_ranks"].values()) for m in seen) > 0
+    assert all(int(r) >= 11 for m in seen for r in [*m["ranks"], *m["block_ranks"]])
     evaluation = trainer.evaluate()
     assert seen[-1]["games"] >= 4 and evaluation["solved_fraction"] == 1.0
     assert evaluation["best_rank"] >= 11
@@ -500,6 +533,26 @@ def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
     for path in found:
         f = io.load(path)
         assert f.shape == (2, 2, 3) and f.rank >= 11 and verify(f).valid
+
+    # Strassen in the block of columns 1 and 2: rank 11 on the target, saved as such.
+    strassen = compose._embed(library.get(2, 2, 2), (2, 2, 3), (0, 0, 1))
+    moves = np.zeros((1, 1, 7, 3, 6), np.int8)
+    for axis, factor in enumerate(strassen):
+        moves[0, 0, :, axis, : factor.shape[1]] = factor
+    block = np.einsum("ri,rj,rk->ijk", *strassen)
+    whole = game.pad_target(matmul_tensor(2, 2, 3), 6)[0]
+    padded = np.zeros((6, 6, 6), np.int32)
+    padded[: block.shape[0], : block.shape[1], : block.shape[2]] = block
+    ended = Ended(ended=np.ones((1, 1), bool), solved=np.ones((1, 1), bool),
+                  rank=np.full((1, 1), 7), count=np.full((1, 1), 7),
+                  residual=np.zeros((1, 1, 6, 6, 6), np.int32),
+                  rest=(whole - padded)[None, None], moves=moves,
+                  bases=np.broadcast_to(np.eye(6, dtype=np.int32), (1, 1, 3, 6, 6)))
+    trainer.progress.best_rank = 0
+    ranks, blocks = trainer._collect(ended, 0.0)
+    assert ranks.tolist() == [11] and blocks.tolist() == [True]
+    best = [io.load(path) for path in (tmp_path / "found").glob("*rank11*.json")]
+    assert best and all(f.meta["block_game_completed"] and verify(f).valid for f in best)
 
 
 def test_train_without_config_plays_the_best_measured_preset():

@@ -27,7 +27,8 @@ class AgentConfig:
     history: int = 2  # previous moves shown to the network
     basis_change_prob: float = 0.0  # chance a self-play game plays the target in a random basis
     block_games: float = 0.0  # chance a self-play game plays a random <s,s,s> block of a
-    #                           rectangular target (agents.selfplay; needs the completion)
+    #                           rectangular target (agents.selfplay; needs the completion);
+    #                           such a game teaches the policy only below the block's naive rank
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
     endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
@@ -83,7 +84,8 @@ class AgentConfig:
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
     policy_below: int = 0  # > 0: only self-play games of a lower rank teach the policy (all
-    #                        teach the value), so self-play cannot imitate the schoolbook
+    #                        teach the value), so self-play cannot imitate the schoolbook;
+    #                        block games teach it only below their block's naive rank s^3
     value_weight: float = 1.0
     pretrain_steps: int = 200  # demonstration-only updates before the first self-play batch
 

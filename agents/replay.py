@@ -24,6 +24,7 @@ class Replay:
     candidates: chex.Array  # [G, T, K, 3, S] int8: the search's candidate moves
     weights: chex.Array  # [G, T, K] float32: the search's visit distribution
     returns: chex.Array  # [G, T] float32: return from move t to the end
+    blocks: chex.Array  # [G] bool: a block game (agents.selfplay)
     added: chex.Array  # [1] int32: games ever added (the ring's cursor is added % G)
 
 
@@ -35,14 +36,16 @@ def empty(games: int, config: game.GameConfig, samples: int) -> Replay:
                   candidates=jnp.zeros((games, t, samples, 3, s), jnp.int8),
                   weights=jnp.zeros((games, t, samples), jnp.float32),
                   returns=jnp.zeros((games, t), jnp.float32),
+                  blocks=jnp.zeros((games,), bool),
                   added=jnp.zeros((1,), jnp.int32))
 
 
 def add(replay: Replay, ended: chex.Array, targets: chex.Array, moves: chex.Array,
         counts: chex.Array, candidates: chex.Array, weights: chex.Array,
-        rewards: chex.Array) -> Replay:
+        rewards: chex.Array, blocks: chex.Array) -> Replay:
     """Write the games whose ``ended`` [B] is set (targets [B, S, S, S], moves [B, T, 3, S],
-    counts [B], candidates [B, T, K, 3, S], weights [B, T, K], rewards [B, T]) into the ring."""
+    counts [B], candidates [B, T, K, 3, S], weights [B, T, K], rewards [B, T], blocks [B])
+    into the ring."""
     capacity = replay.counts.shape[0]
     order = jnp.cumsum(ended) - 1
     slot = jnp.where(ended, (replay.added[0] + order) % capacity, capacity)  # capacity: dropped
@@ -55,16 +58,19 @@ def add(replay: Replay, ended: chex.Array, targets: chex.Array, moves: chex.Arra
                   counts=put(replay.counts, counts),
                   candidates=put(replay.candidates, candidates),
                   weights=put(replay.weights, weights), returns=put(replay.returns, returns),
+                  blocks=put(replay.blocks, blocks),
                   added=replay.added + jnp.sum(ended).astype(jnp.int32))
 
 
 def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
-           config: game.GameConfig, policy_below: int = 0) -> learner_lib.Targets:
+           config: game.GameConfig, policy_below: int = 0, block_below: int = 0
+           ) -> learner_lib.Targets:
     """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a
     uniform filled game, a uniform move of it, one target move drawn from the search's visit
     distribution there. Targets are masked out while the ring is empty. ``policy_below`` > 0:
-    only games that cost fewer multiplications (solved below that rank) teach the policy; every
-    game still teaches the value."""
+    only games on the target that cost fewer multiplications teach the policy; block games teach
+    it only below ``block_below`` (> 0; the block's naive rank: its schoolbook would teach
+    nothing the completion does not do); every game still teaches the value."""
     k_game, k_move, k_pick = jax.random.split(key, 3)
     capacity = replay.counts.shape[0]
     filled = jnp.minimum(replay.added[0], capacity)
@@ -82,7 +88,8 @@ def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
     weights = replay.weights[g, t]  # [N, K]
     pick = jax.random.categorical(k_pick, jnp.log(jnp.maximum(weights, 1e-30)))
     target_move = replay.candidates[g, t, pick].astype(jnp.int32)  # [N, 3, S]
-    teaches = (replay.returns[g, 0] > -policy_below) if policy_below else jnp.ones(batch, bool)
+    below = jnp.where(replay.blocks[g], block_below, policy_below)
+    teaches = (below == 0) | (replay.returns[g, 0] > -below)
     obs = Observation(residual=residual, recent=recent, move_count=t,
                       dims=jnp.broadcast_to(dims, (batch, 3)))
     return learner_lib.Targets(obs=obs, moves=target_move[:, None],

@@ -171,7 +171,8 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         # t + 1 searched moves: an endgame's appended terms (game.GameConfig.endgame) were not
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
-                                actors.candidates, actors.weights, actors.rewards)
+                                actors.candidates, actors.weights, actors.rewards,
+                                jnp.any(actors.rests != 0, axis=(1, 2, 3)))
         fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob, spec)
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),

@@ -118,7 +118,7 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
             params, opt_state, totals = carry
             k_replay, k_update = jax.random.split(jax.random.fold_in(key, i))
             targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game,
-                                        setup.config.policy_below)
+                                        setup.config.policy_below, min(setup.shape) ** 3)
             targets = targets.replace(mask=targets.mask * use_replay)
             params, opt_state, metrics = update(params, opt_state, k_update, targets,
                                                 solutions, dims)

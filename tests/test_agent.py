@@ -569,7 +569,7 @@ def test_train_without_config_plays_the_best_measured_preset():
 
 def test_only_games_below_policy_below_teach_the_policy():
     """Two one-move games, of rank 7 and 8: with policy_below=8 only the first one's pairs carry
-    a policy weight, both carry their value target."""
+    a policy weight, both carry their value target; a block game follows block_below."""
     from agents import replay as replay_lib
 
     config = game.GameConfig(size=4, max_moves=2, field="Z", coefficients=(-1, 0, 1),
@@ -591,6 +591,13 @@ def test_only_games_below_policy_below_teach_the_policy():
         assert np.array_equal(p.returns == -7.0, first_game)
         assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == teaching
         assert set(np.unique(p.weights)) <= {0.0, 1.0}
+    # The second game a block game: its own threshold (block_below), the first's unchanged.
+    ring = ring.replace(blocks=jnp.asarray([False, True]))
+    sample = jax.jit(lambda k, below, block: replay_lib.sample(ring, k, 64, dims, config, below,
+                                                               block), static_argnums=(1, 2))
+    for below, block, teaching in ((0, 8, {-7.0}), (8, 9, {-7.0, -8.0}), (7, 9, {-8.0})):
+        p = jax.tree.map(np.asarray, sample(jax.random.key(block), below, block))
+        assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == teaching
 
 
 def test_solution_store_keeps_only_the_best_rank():

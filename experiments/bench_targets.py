@@ -52,11 +52,11 @@ def target_settings(target: str) -> tuple[str, list[str]]:
                 f"endgame={modes[1]}",  # Jennrich: two factor matrices of full column rank
                 f"stop_at_rank={BEST_KNOWN.get(target, 0)}",
                 # Every game is an algorithm: after max_moves moves the completion plays the
-                # schoolbook rest (one term per fibre); in the symmetric game every game teaches
-                # the policy.
-                "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}", "policy_below=0"]
+                # schoolbook rest (one term per fibre).
+                "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}"]
     if n == m == p:
-        return str(ROOT / "experiments" / "symmetric.py"), settings + ["games=64"]
+        return str(ROOT / "experiments" / "symmetric.py"), settings + [
+            "games=64", "policy_below=0"]  # every game teaches the policy
     return str(ROOT / "experiments" / "larger.py"), settings + [
         "basis_change_prob=0.0", "rotations=0.5",  # orbits of the leading <s,s,s> block
         # Most games on a random <s,s,s> block, which teach the policy only below its naive

@@ -9,8 +9,9 @@ Block games (``block_games``, AlphaTensor's training on several targets at once)
 probability a slot plays a random square block <s,s,s> of a rectangular target <n,m,p>
 (s = min(n, m, p): s of the rows, inner indices and columns, the rest of the target zeroed), a
 smaller game whose algorithms (Strassen's inside <2,2,3>) the network learns first; the slot keeps
-what the target has beyond its block (``rest``), so that the host turns an algorithm of the
-block into one of the target by the completion of the rest.
+what the target has beyond its block (``Actors.rests``): an ended block game is reported on the
+whole target (its residual plus that rest, its rank the moves plus the completion's fibres of
+it), so the host saves an algorithm of the block as one of the target.
 
 ``play`` plays one batch of games from the start to the end (greedy evaluation, tests).
 """
@@ -50,10 +51,11 @@ class Ended:
 
     ended: chex.Array  # [B] bool
     solved: chex.Array  # [B] bool: an algorithm (game.is_algorithm)
-    rank: chex.Array  # [B] int32: multiplications used
+    rank: chex.Array  # [B] int32: multiplications used, on the whole target
     count: chex.Array  # [B] int32: moves played
-    residual: chex.Array  # [B, S, S, S] int32: what the moves left (the completion's part)
-    rest: chex.Array  # [B, S, S, S] int32: Actors.rests (non-zero: a block game)
+    residual: chex.Array  # [B, S, S, S] int32: what the moves left of the whole target (the
+    #                       completion's part; a block game's rest of the target included)
+    block: chex.Array  # [B] bool: a block game (its rank counts the completion of that rest)
     moves: chex.Array  # [B, T, 3, S] int8: the moves played (in the game's basis)
     bases: chex.Array  # [B, 3, S, S] int32
 
@@ -165,14 +167,21 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
             candidates=actors.candidates.at[rows, t].set(moves.astype(jnp.int8)),
             weights=actors.weights.at[rows, t].set(weights),
             rewards=actors.rewards.at[rows, t].set(reward))
-        ended = Ended(ended=done, solved=game.is_algorithm(after, cfg), rank=after.rank,
-                      count=after.move_count, residual=after.residual, rest=actors.rests,
+        residual, rank = after.residual, after.rank
+        block = jnp.zeros_like(done)
+        if block_prob > 0:  # a block game on the whole target: the plain game, a term a move
+            block = jnp.any(actors.rests != 0, axis=(1, 2, 3))
+            whole = residual + actors.rests
+            residual = whole % 2 if cfg.field == "Z2" else whole
+            rank = jnp.where(block, after.move_count + jax.vmap(game.fibre_count)(residual),
+                             rank)
+        ended = Ended(ended=done, solved=game.is_algorithm(after, cfg), rank=rank,
+                      count=after.move_count, residual=residual, block=block,
                       moves=after.moves.astype(jnp.int8), bases=actors.bases)
         # t + 1 searched moves: an endgame's appended terms (game.GameConfig.endgame) were not
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
-                                actors.candidates, actors.weights, actors.rewards,
-                                jnp.any(actors.rests != 0, axis=(1, 2, 3)))
+                                actors.candidates, actors.weights, actors.rewards, block)
         fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob, spec)
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),

@@ -412,20 +412,14 @@ class Trainer:
         identity = np.eye(self.setup.game.size, dtype=np.int64)
         ranks, blocks = [], []
         for n, b in zip(*np.nonzero(ended.ended)):
-            rest = ended.rest[n, b]
-            blocks.append(bool(rest.any()))
+            blocks.append(bool(ended.block[n, b]))
             if not ended.solved[n, b]:
                 ranks.append(0)
                 continue
-            count = int(ended.count[n, b])
-            moves = ended.moves[n, b, :count].astype(np.int64)
-            residual = ended.residual[n, b] + rest  # what the moves leave of the whole target
-            if self.setup.field == "Z2":
-                residual = residual % 2
-            rank = int(ended.rank[n, b])
-            if blocks[-1]:  # the plain game (the target is not square): one term per move
-                rank = count + int(game.fibre_count(residual))
+            rank, count = int(ended.rank[n, b]), int(ended.count[n, b])
             ranks.append(rank)
+            moves = ended.moves[n, b, :count].astype(np.int64)
+            residual = ended.residual[n, b]  # what the moves leave of the whole target
             if self.progress.best_rank and rank > self.progress.best_rank:
                 continue
             if not residual.any():  # a completed game's moves alone are no algorithm
@@ -437,8 +431,9 @@ class Trainer:
             changed = not np.array_equal(basis, np.broadcast_to(identity, basis.shape))
             found = untransform(played, _cut(basis, self.setup.dims)) if changed else played
             report = verify(found, field=self.setup.field)
-            if not report.valid:
-                raise TensorgameError(f"internal error: a solved game does not verify: {report}")
+            if not report.valid or found.rank != rank:
+                raise TensorgameError(f"internal error: a solved game of rank {rank} does not "
+                                      f"verify: {report}")
             self._save_found(found, changed, blocks[-1], wall)
         return np.asarray(ranks, np.int64), np.asarray(blocks, bool)
 
@@ -532,7 +527,7 @@ class Trainer:
         ended = selfplay.Ended(ended=np.ones((1, games), bool), solved=solved[None],
                                rank=final.rank[None], count=final.move_count[None],
                                residual=final.residual[None],
-                               rest=np.zeros_like(final.residual[None]),
+                               block=np.zeros((1, games), bool),
                                moves=final.moves[None].astype(np.int8), bases=identity)
         ranks, _ = self._collect(ended, self.progress.wall)
         solved_ranks = ranks[ranks > 0]

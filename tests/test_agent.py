@@ -544,9 +544,9 @@ def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
     padded = np.zeros((6, 6, 6), np.int32)
     padded[: block.shape[0], : block.shape[1], : block.shape[2]] = block
     ended = Ended(ended=np.ones((1, 1), bool), solved=np.ones((1, 1), bool),
-                  rank=np.full((1, 1), 7), count=np.full((1, 1), 7),
-                  residual=np.zeros((1, 1, 6, 6, 6), np.int32),
-                  rest=(whole - padded)[None, None], moves=moves,
+                  rank=np.full((1, 1), 11), count=np.full((1, 1), 7),
+                  residual=(whole - padded)[None, None], block=np.ones((1, 1), bool),
+                  moves=moves,
                   bases=np.broadcast_to(np.eye(6, dtype=np.int32), (1, 1, 3, 6, 6)))
     trainer.progress.best_rank = 0
     ranks, blocks = trainer._collect(ended, 0.0)

@@ -26,9 +26,10 @@ class AgentConfig:
     max_moves: int = 8  # moves per game; 0 = the naive rank n*m*p
     history: int = 2  # previous moves shown to the network
     basis_change_prob: float = 0.0  # chance a self-play game plays the target in a random basis
-    block_games: float = 0.0  # chance a self-play game plays a random <s,s,s> block of a
-    #                           rectangular target (agents.selfplay; needs the completion);
-    #                           such a game teaches the policy only below the block's naive rank
+    block_games: float = 0.0  # chance a self-play game plays a random <s,s,s> block of the
+    #                           target (agents.selfplay; needs the completion); such a game
+    #                           teaches the policy only below the block's naive rank s^3
+    block_size: int = 0  # s of those blocks; 0 = the target's smallest side
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
     endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
@@ -115,9 +116,16 @@ class AgentConfig:
         if self.rotations and (self.root_proposals or self.samples < 4):
             raise TensorgameError("config field rotations needs samples >= 4 and no "
                                   "root_proposals (both take the last candidates)")
-        if self.block_games and (not self.completion or len(set(shape)) == 1):
-            raise TensorgameError("config field block_games needs completion=1 and a "
-                                  "rectangular target (a square one is its own block)")
+        side = self.block_size or min(shape)
+        if self.block_size > min(shape):
+            raise TensorgameError(f"config field block_size ({self.block_size}) must be at most "
+                                  f"the target's smallest side ({min(shape)})")
+        if self.block_games and (not self.completion or self.symmetric or
+                                 (side,) * 3 == tuple(shape)):
+            raise TensorgameError("config field block_games needs completion=1, the plain game "
+                                  "and a block smaller than the target (block_size below the "
+                                  "side of a square target)")
+        changes["block_size"] = side
         if self.demo_zero_prob_min and self.demo_zero_prob_min >= self.demo_zero_prob:
             raise TensorgameError(f"config field demo_zero_prob_min ({self.demo_zero_prob_min}) "
                                   f"must be smaller than demo_zero_prob ({self.demo_zero_prob})")
@@ -129,7 +137,7 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "block_games": (0.0, 1.0),
+    "block_games": (0.0, 1.0), "block_size": (0, 64),
     "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
     "completion": (0, 1),
     "demo_fixed_prob": (0.0, 1.0),

@@ -6,9 +6,10 @@ random basis with probability ``basis_change_prob``), so no search is spent on f
 Each step also reports the games that ended in it, for the host to verify and save.
 
 Block games (``block_games``, AlphaTensor's training on several targets at once): with that
-probability a slot plays a random square block <s,s,s> of a rectangular target <n,m,p>
-(s = min(n, m, p): s of the rows, inner indices and columns, the rest of the target zeroed), a
-smaller game whose algorithms (Strassen's inside <2,2,3>) the network learns first; the slot keeps
+probability a slot plays a random square block <s,s,s> of the target <n,m,p> (s =
+``block_size``, by default min(n, m, p): s of the rows, inner indices and columns, the rest of the
+target zeroed), a smaller game whose algorithms (Strassen's inside <2,2,3> or <3,3,3>) the network
+learns first; the slot keeps
 what the target has beyond its block (``Actors.rests``): an ended block game is reported on the
 whole target (its residual plus that rest, its rank the moves plus the completion's fibres of
 it), so the host saves an algorithm of the block as one of the target.
@@ -70,14 +71,18 @@ class Trajectories:
     active: chex.Array  # [T, B] bool: the game was still running before move t
 
 
-def random_block(key: jax.Array, shape: tuple[int, int, int], size: int) -> chex.Array:
-    """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>: s =
-    min(n, m, p) rows I, inner indices K and columns J, each drawn uniformly (the key is
-    consumed). The target times the masks (u on I x K, v on K x J, w on J x I) is <s,s,s> on
-    them."""
-    s = min(shape)
-    rows, inner, cols = (jnp.argsort(jnp.argsort(jax.random.uniform(k, (length,)))) < s
-                         for k, length in zip(jax.random.split(key, 3), shape))
+def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: int
+                 ) -> chex.Array:
+    """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>: ``side``
+    (s <= min(n, m, p)) rows I, inner indices K and columns J, each drawn uniformly (the key is
+    consumed); of a square target one draw for all three (I = K = J, a block the cyclic
+    rotations of ``search.with_rotations`` keep). The target times the masks (u on I x K, v on
+    K x J, w on J x I) is <s,s,s> on them."""
+    keys = jax.random.split(key, 3)
+    if shape[0] == shape[1] == shape[2]:
+        keys = jnp.stack([keys[0]] * 3)
+    rows, inner, cols = (jnp.argsort(jnp.argsort(jax.random.uniform(k, (length,)))) < side
+                         for k, length in zip(keys, shape))
 
     def mode(left, right):  # [a], [b] -> [S]: the pairs inside the block, padded
         inside = (left[:, None] & right[None, :]).ravel().astype(jnp.int32)
@@ -87,9 +92,9 @@ def random_block(key: jax.Array, shape: tuple[int, int, int], size: int) -> chex
 
 
 def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-              basis_prob: float, block_prob: float, spec: SearchSpec):
-    """``count`` start states on ``target`` [S, S, S], each on a random square block
-    (``random_block``) with probability ``block_prob`` and in a random basis with probability
+              basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec):
+    """``count`` start states on ``target`` [S, S, S], each on a random square block of side
+    ``block_side`` (``random_block``) with probability ``block_prob`` and in a random basis with probability
     ``basis_prob`` (the key is consumed). Returns (states, targets [N, S, S, S], bases
     [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus the game's)."""
     config = spec.game
@@ -105,7 +110,7 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
         bases = identity
     games = jnp.broadcast_to(target, (count,) + target.shape)
     if block_prob > 0:
-        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size))(
+        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size, block_side))(
             jax.random.split(k_block, count))  # [N, 3, S]
         blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
         blocked = jax.random.bernoulli(k_blocked, block_prob, (count, 1, 1, 1))
@@ -120,11 +125,12 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
 
 
 def init_actors(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-                basis_prob: float, block_prob: float, spec: SearchSpec) -> Actors:
+                basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec
+                ) -> Actors:
     """``count`` fresh game slots (the key is consumed)."""
     cfg = spec.game
     states, targets, bases, rests = new_games(key, target, dims, count, basis_prob, block_prob,
-                                              spec)
+                                              block_side, spec)
     t, k, s = cfg.max_moves, spec.samples, cfg.size
     return Actors(states=states, targets=targets, bases=bases, rests=rests,
                   candidates=jnp.zeros((count, t, k, 3, s), jnp.int8),
@@ -146,8 +152,8 @@ def proposals(key: jax.Array, dims: chex.Array, count: int, spec: SearchSpec
 
 def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         replay: replay_lib.Replay, target: chex.Array, dims: chex.Array, steps: int,
-        basis_prob: float, block_prob: float, spec: SearchSpec, explore: chex.Numeric = 1.0
-        ) -> tuple[Actors, replay_lib.Replay, Ended]:
+        basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec,
+        explore: chex.Numeric = 1.0) -> tuple[Actors, replay_lib.Replay, Ended]:
     """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
     and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
     cfg = spec.game
@@ -182,7 +188,8 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
                                 actors.candidates, actors.weights, actors.rewards, block)
-        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob, spec)
+        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob,
+                            block_side, spec)
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
             fresh, actors)

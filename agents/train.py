@@ -68,7 +68,8 @@ def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     def local(key):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         actors = selfplay.init_actors(key, target, dims, slots, setup.config.basis_change_prob,
-                                      setup.config.block_games, setup.search)
+                                      setup.config.block_games, setup.config.block_size,
+                                      setup.search)
         return actors, replay_lib.empty(ring, setup.game, setup.config.samples)
 
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P("data"),
@@ -95,8 +96,8 @@ def make_act_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     def local(params, actors, replay, key, gumbel_scale):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         return selfplay.act(setup.net, params, key, actors, replay, target, dims, steps,
-                            config.basis_change_prob, config.block_games, setup.search,
-                            gumbel_scale)
+                            config.basis_change_prob, config.block_games, config.block_size,
+                            setup.search, gumbel_scale)
 
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data"), P("data"), P(), P()),
                             out_specs=(P("data"), P("data"), P(None, "data")), check_vma=False)
@@ -118,7 +119,7 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
             params, opt_state, totals = carry
             k_replay, k_update = jax.random.split(jax.random.fold_in(key, i))
             targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game,
-                                        setup.config.policy_below, min(setup.shape) ** 3)
+                                        setup.config.policy_below, setup.config.block_size ** 3)
             targets = targets.replace(mask=targets.mask * use_replay)
             params, opt_state, metrics = update(params, opt_state, k_update, targets,
                                                 solutions, dims)

@@ -41,7 +41,7 @@ BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "
 # Moves before the completion (0: the naive count): <2,2,3> 7, Strassen's block, then the
 # <2,2,1> rest's four fibres make 11; <2,3,3> 10 of its 18; <3,3,3> 7 of the symmetric game's
 # 11 (orbits of three multiplications).
-COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 10, "3,3,3": 7}
+COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 7, "3,3,3": 7}
 
 
 def target_settings(target: str) -> tuple[str, list[str]]:
@@ -54,14 +54,11 @@ def target_settings(target: str) -> tuple[str, list[str]]:
                 # Every game is an algorithm: after max_moves moves the completion plays the
                 # schoolbook rest (one term per fibre).
                 "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}"]
-    if n == m == p:
-        return str(ROOT / "experiments" / "symmetric.py"), settings + [
-            "games=64", "policy_below=0"]  # every game teaches the policy
     return str(ROOT / "experiments" / "larger.py"), settings + [
-        "basis_change_prob=0.0", "rotations=0.5",  # orbits of the leading <s,s,s> block
-        # Most games on a random <s,s,s> block, which teach the policy only below its naive
-        # rank s^3 (Strassen's seven in <2,2,2>); the games on the target only below n*m*p.
-        "block_games=0.8", f"policy_below={n * m * p}"]
+        "basis_change_prob=0.0", "rotations=0.5",  # orbits of the (leading) square block
+        # Most games on a random <2,2,2> block, which teach the policy only below its naive
+        # rank 8 (Strassen's seven); the games on the target only below n*m*p.
+        "block_games=0.8", "block_size=2", f"policy_below={n * m * p}"]
 
 
 def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,

@@ -409,7 +409,7 @@ def test_slots_restart_and_replay_rebuilds_games():
     actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))
     target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 4))
     step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3, 0.0, 0.0,
-                                       setup.search))
+                                       2, setup.search))
     actors, replay, ended = step(actors, replay, jax.random.key(2))
     assert not np.asarray(ended.ended).any()  # 3 moves of a 4-move game
     actors, replay, ended = step(actors, replay, jax.random.key(3))
@@ -463,7 +463,7 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
     actors = actors.replace(states=jax.vmap(lambda _: game.init(target, dims, setup.game))(
         jnp.arange(6)), targets=jnp.broadcast_to(target, (6, 4, 4, 4)))
     actors, replay, ended = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims,
-                                                        1, 0.0, 0.0, setup.search))(
+                                                        1, 0.0, 0.0, 2, setup.search))(
         actors, replay, jax.random.key(2))
     e, r = jax.tree.map(lambda x: np.asarray(x)[0], ended), jax.tree.map(np.asarray, replay)
     finished = e.ended & e.solved & (e.count > 1)
@@ -479,22 +479,24 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
         (-e.rank[e.ended]).astype(float).tolist())
 
 
-@pytest.mark.parametrize("shape", [(2, 2, 3), (2, 3, 4), (3, 2, 2)])
-def test_random_blocks_are_square_matmul_blocks(shape):
+@pytest.mark.parametrize("shape, side", [((2, 2, 3), 2), ((2, 3, 4), 2), ((3, 2, 2), 2),
+                                         ((2, 3, 4), 1), ((3, 3, 3), 2), ((4, 4, 4), 3)])
+def test_random_blocks_are_square_matmul_blocks(shape, side):
     """The target times a random block's masks is <s,s,s> on s drawn rows, inner indices and
-    columns (s = min(n, m, p)), every such block drawn."""
+    columns, every such block drawn; of a square target the same s indices in all three modes,
+    so the cyclic rotation maps the block's terms into it."""
     from agents.selfplay import random_block
 
     n, m, p = shape
-    s, size = min(shape), max(n * m, m * p, p * n)
+    size = max(n * m, m * p, p * n)
     target = game.pad_target(matmul_tensor(*shape), size)[0]
     seen = set()
     for seed in range(120):
-        masks = np.asarray(random_block(jax.random.key(seed), shape, size))
+        masks = np.asarray(random_block(jax.random.key(seed), shape, size, side))
         u, v = masks[0, : n * m].reshape(n, m), masks[1, : m * p].reshape(m, p)
         rows, inner, cols = np.flatnonzero(u.any(1)), np.flatnonzero(u.any(0)), np.flatnonzero(
             v.any(0))
-        assert len(rows) == len(inner) == len(cols) == s
+        assert len(rows) == len(inner) == len(cols) == side
         block = np.zeros_like(target)
         for i in rows:
             for k in inner:
@@ -502,7 +504,27 @@ def test_random_blocks_are_square_matmul_blocks(shape):
                     block[i * m + k, k * p + j, j * n + i] = 1
         np.testing.assert_array_equal(target * np.einsum("i,j,k->ijk", *masks), block)
         seen.add((tuple(rows), tuple(inner), tuple(cols)))
-    assert len(seen) == math.comb(n, s) * math.comb(m, s) * math.comb(p, s)
+    if n == m == p:
+        assert {len({r, k, c}) for r, k, c in seen} == {1}
+        assert len(seen) == math.comb(n, side)
+    else:
+        assert len(seen) == math.comb(n, side) * math.comb(m, side) * math.comb(p, side)
+
+
+def test_block_game_config_errors():
+    """block_size defaults to the smallest side; a block as large as a square target, one
+    wider than the smallest side, the symmetric game or no completion are one-line errors."""
+    assert make_config({"block_games": 0.5, "completion": 1}).resolved((2, 2, 3), "Z"
+                                                                      ).block_size == 2
+    assert make_config({"block_games": 0.5, "completion": 1, "block_size": 2}).resolved(
+        (3, 3, 3), "Z").block_size == 2
+    for fields, shape in [({"block_games": 0.5, "completion": 1}, (3, 3, 3)),
+                          ({"block_games": 0.5, "completion": 1, "block_size": 3}, (2, 3, 3)),
+                          ({"block_games": 0.5, "completion": 1, "block_size": 2,
+                            "symmetric": 1}, (3, 3, 3)),
+                          ({"block_games": 0.5, "block_size": 2}, (3, 3, 3))]:
+        with pytest.raises(TensorgameError, match="block_"):
+            make_config(fields).resolved(shape, "Z")
 
 
 def test_completion_makes_every_game_a_verified_algorithm(tmp_path):

@@ -5,7 +5,7 @@
 
 Each (target, seed) runs `tensorgame train` in a fresh process with an empty JAX compilation
 cache: experiments/larger.py for rectangular targets (in their own basis, with rotations in the
-leading square block, 80% of the games on random <s,s,s> blocks), the cyclic-symmetric game of
+leading square block, 80% of the games on random <2,2,2> blocks), the cyclic-symmetric game of
 experiments/symmetric.py for square ones, both with the settings of ``target_settings`` (the
 completion after ``COMPLETION_MOVES`` moves, so every game is an algorithm, 1,500 demonstration
 updates before self-play, the exact endgame up to the rank Jennrich's method can take, stop at
@@ -38,9 +38,9 @@ from bench_rediscovery import append_rows, with_overrides  # a sibling script
 
 ROOT = Path(__file__).resolve().parents[1]
 BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "4,4,4": 47}
-# Moves before the completion (0: the naive count): <2,2,3> 7, Strassen's block, then the
-# <2,2,1> rest's four fibres make 11; <2,3,3> 10 of its 18; <3,3,3> 7 of the symmetric game's
-# 11 (orbits of three multiplications).
+# Moves before the completion (0: the naive count): <2,2,3> and <2,3,3> 7, Strassen's in a
+# <2,2,2> block (then the rest's 4 or 10 fibres make 11 or 17); <3,3,3> 7 of the symmetric
+# game's 11 (orbits of three multiplications).
 COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 7, "3,3,3": 7}
 
 
@@ -54,8 +54,11 @@ def target_settings(target: str) -> tuple[str, list[str]]:
                 # Every game is an algorithm: after max_moves moves the completion plays the
                 # schoolbook rest (one term per fibre).
                 "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}"]
+    if n == m == p:
+        return str(ROOT / "experiments" / "symmetric.py"), settings + [
+            "games=64", "policy_below=0"]  # every game teaches the policy
     return str(ROOT / "experiments" / "larger.py"), settings + [
-        "basis_change_prob=0.0", "rotations=0.5",  # orbits of the (leading) square block
+        "basis_change_prob=0.0", "rotations=0.5",  # orbits of the leading square block
         # Most games on a random <2,2,2> block, which teach the policy only below its naive
         # rank 8 (Strassen's seven); the games on the target only below n*m*p.
         "block_games=0.8", "block_size=2", f"policy_below={n * m * p}"]

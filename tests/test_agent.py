@@ -168,8 +168,9 @@ def test_rotations_complete_a_cyclic_orbit_and_the_endgame_ends_the_plain_game()
     cfg = setup.game
     target, dims = game.pad_target(setup.target, 4)
     start = game.init(jnp.asarray(target), jnp.asarray(dims), cfg)
+    step = jax.jit(lambda s, m: game.step(s, m, cfg))  # one program, not op by op
     first = game.canonicalize(jnp.asarray(SYMMETRIC_STRASSEN[1]), cfg)
-    after, _, _ = game.step(start, first, cfg)
+    after, _, _ = step(start, first)
     states = jax.tree.map(lambda a, b: jnp.stack([a, b]), start, after)
     params = init_params(setup, jax.random.key(0))
     logits, invalid, _, moves = jax.jit(lambda p, s, k: expand(setup.net, p, s, k, setup.search))(
@@ -183,7 +184,7 @@ def test_rotations_complete_a_cyclic_orbit_and_the_endgame_ends_the_plain_game()
     assert np.isclose(float(jnp.exp(logits[1]).sum()), 1.0, atol=1e-5)
     state, rewards = after, []
     for move in rotations:
-        state, reward, done = game.step(state, move, cfg)
+        state, reward, done = step(state, move)
         rewards.append(float(reward))
     assert bool(done) and int(state.rank) == 7 and sum(rewards) == -6.0  # 2 moves + 4 appended
     assert verify(game.to_factorization(state, cfg, (2, 2, 2))).valid

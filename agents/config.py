@@ -87,6 +87,9 @@ class AgentConfig:
     policy_below: int = 0  # > 0: only self-play games of a lower rank teach the policy (all
     #                        teach the value), so self-play cannot imitate the schoolbook;
     #                        block games teach it only below their block's naive rank s^3
+    policy_quantile: float = 0.0  # > 0 (instead of those): a game teaches the policy only when
+    #                               its rank is below this quantile of the replay's games of
+    #                               its kind (on the target / blocks): a ranked reward
     value_weight: float = 1.0
     pretrain_steps: int = 200  # demonstration-only updates before the first self-play batch
 
@@ -126,6 +129,9 @@ class AgentConfig:
                                   "and a block smaller than the target (block_size below the "
                                   "side of a square target)")
         changes["block_size"] = side
+        if self.policy_quantile and self.policy_below:
+            raise TensorgameError("config fields policy_quantile and policy_below exclude each "
+                                  "other (two thresholds for the policy)")
         if self.demo_zero_prob_min and self.demo_zero_prob_min >= self.demo_zero_prob:
             raise TensorgameError(f"config field demo_zero_prob_min ({self.demo_zero_prob_min}) "
                                   f"must be smaller than demo_zero_prob ({self.demo_zero_prob})")
@@ -137,7 +143,7 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "block_games": (0.0, 1.0), "block_size": (0, 64),
+    "block_games": (0.0, 1.0), "block_size": (0, 64), "policy_quantile": (0.0, 0.99),
     "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
     "completion": (0, 1),
     "demo_fixed_prob": (0.0, 1.0),

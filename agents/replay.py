@@ -62,15 +62,34 @@ def add(replay: Replay, ended: chex.Array, targets: chex.Array, moves: chex.Arra
                   added=replay.added + jnp.sum(ended).astype(jnp.int32))
 
 
+def rank_quantiles(replay: Replay, quantile: float) -> tuple[chex.Array, chex.Array]:
+    """The ``quantile`` of the ranks (minus the first return) of the ring's games on the target
+    and of its block games ([] float32 each, observed ranks; 0 where the ring holds none), the
+    ranked reward of ``sample``: a game strictly better than most recent games of its kind
+    teaches the policy, so self-play climbs from whatever rank it plays and never imitates the
+    rank it settles on. Under ``shard_map``, of this device's ring."""
+    capacity = replay.counts.shape[0]
+    filled = jnp.arange(capacity) < jnp.minimum(replay.added[0], capacity)
+    ranks = -replay.returns[:, 0]
+
+    def of(kind):
+        mine = filled & kind
+        value = jnp.nanquantile(jnp.where(mine, ranks, jnp.nan), quantile, method="lower")
+        return jnp.where(jnp.any(mine), value, 0.0)
+
+    return of(~replay.blocks), of(replay.blocks)
+
+
 def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
-           config: game.GameConfig, policy_below: int = 0, block_below: int = 0
-           ) -> learner_lib.Targets:
+           config: game.GameConfig, policy_below: chex.Numeric = 0,
+           block_below: chex.Numeric = 0) -> learner_lib.Targets:
     """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a
     uniform filled game, a uniform move of it, one target move drawn from the search's visit
     distribution there. Targets are masked out while the ring is empty. ``policy_below`` > 0:
     only games on the target that cost fewer multiplications teach the policy; block games teach
     it only below ``block_below`` (> 0; the block's naive rank: its schoolbook would teach
-    nothing the completion does not do); every game still teaches the value."""
+    nothing the completion does not do, or ``rank_quantiles``); every game still teaches the
+    value."""
     k_game, k_move, k_pick = jax.random.split(key, 3)
     capacity = replay.counts.shape[0]
     filled = jnp.minimum(replay.added[0], capacity)

@@ -110,16 +110,20 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
     training share one compiled program); ``use_replay`` 0 trains on demonstrations and solutions
     only. Examples split over the mesh, gradients averaged."""
     update, selfplay_batch = _local_update(setup, optimizer, mesh.devices.size)
-    dims = jnp.asarray(setup.dims)
+    dims, config = jnp.asarray(setup.dims), setup.config
 
     def local(params, opt_state, replay, solutions, key, count, use_replay):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
+        if config.policy_quantile:  # a ranked reward: strictly better than most recent games
+            below, block_below = replay_lib.rank_quantiles(replay, config.policy_quantile)
+        else:
+            below, block_below = config.policy_below, config.block_size ** 3
 
         def one(i, carry):
             params, opt_state, totals = carry
             k_replay, k_update = jax.random.split(jax.random.fold_in(key, i))
             targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game,
-                                        setup.config.policy_below, setup.config.block_size ** 3)
+                                        below, block_below)
             targets = targets.replace(mask=targets.mask * use_replay)
             params, opt_state, metrics = update(params, opt_state, k_update, targets,
                                                 solutions, dims)
@@ -128,7 +132,9 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
         zeros = {"loss": 0.0, "policy_loss": 0.0, "value_loss": 0.0}
         params, opt_state, totals = jax.lax.fori_loop(0, count, one,
                                                       (params, opt_state, zeros))
-        return params, opt_state, jax.tree.map(lambda x: x / jnp.maximum(count, 1), totals)
+        totals = jax.tree.map(lambda x: x / jnp.maximum(count, 1), totals)
+        return params, opt_state, {**totals, "policy_below": jnp.float32(below),
+                                   "block_policy_below": jnp.float32(block_below)}
 
     sharded = jax.shard_map(local, mesh=mesh,
                             in_specs=(P(), P(), P("data"), P(), P(), P(), P()),

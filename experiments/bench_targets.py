@@ -65,13 +65,14 @@ def target_settings(target: str) -> tuple[str, list[str]]:
 
 
 def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,
-            parallel: int) -> dict:
-    """One training run from a fresh process with an empty compilation cache."""
+            parallel: int, tuning: bool) -> dict:
+    """One training run from a fresh process with an empty compilation cache (``tuning``: its
+    best algorithms are not copied to results/agent, no plot to results/)."""
     name = f"{label}_{target.replace(',', 'x')}_{field}_s{seed}"
     out = ROOT / "runs" / f"targets_{name}"
     command = [sys.executable, "-m", "tensorgame", "train", "--target", target, "--field", field,
                "--seed", str(seed), "--config", config, "--out", str(out), "--seconds",
-               str(budget), "--quiet"]
+               str(budget), "--quiet"] + (["--results", "none"] if tuning else [])
     env = {"TENSORGAME_JAX_CACHE": tempfile.mkdtemp(prefix="tg_cache_")}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
@@ -87,6 +88,7 @@ def run_one(target: str, field: str, seed: int, budget: float, config: str, labe
     lines = metrics.read_text().splitlines() if metrics.exists() else []
     if lines:
         batches, games = len(lines), json.loads(lines[-1])["games"]
+    if lines and not tuning:
         subprocess.run([sys.executable, "-m", "tensorgame", "plot", str(out), "--output",
                         str(ROOT / "results" / f"agent_targets_{name}.png")], cwd=ROOT,
                        check=False)
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a config field on top of the target's settings")
     parser.add_argument("--label", default="full")
+    parser.add_argument("--tuning", action="store_true",
+                        help="keep results/ untouched but for --output (tuning seeds)")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_targets.csv"))
     args = parser.parse_args()
     runs = [(target, field, int(seed)) for target, field in
@@ -123,7 +127,8 @@ def main() -> None:
         target, field, seed = job
         config_file, settings = target_settings(target)
         config = with_overrides(config_file, settings + args.set)
-        row = run_one(target, field, seed, args.budget, config, args.label, args.parallel)
+        row = run_one(target, field, seed, args.budget, config, args.label, args.parallel,
+                      args.tuning)
         print(row, flush=True)
         with lock:
             rows.append(row)

@@ -623,6 +623,34 @@ def test_only_games_below_policy_below_teach_the_policy():
         assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == teaching
 
 
+def test_rank_quantiles_are_per_kind_over_the_filled_ring():
+    """policy_quantile's thresholds: the lower quantile of the filled games' ranks of each kind
+    (games on the target, block games), empty slots and the other kind ignored, 0 for a kind
+    the ring does not hold; a game strictly below its kind's threshold teaches the policy."""
+    from agents import replay as replay_lib
+
+    config = game.GameConfig(size=4, max_moves=2, field="Z", coefficients=(-1, 0, 1),
+                             history=1, symmetric=False)
+    ring = replay_lib.empty(8, config, samples=3)
+    ranks = np.array([20, 18, 25, 30, 9, 8, 12, 0], np.float32)  # the last slot never filled
+    ring = ring.replace(returns=ring.returns.at[:, 0].set(-jnp.asarray(ranks)),
+                        counts=jnp.asarray([1] * 7 + [0], jnp.int32),
+                        weights=ring.weights.at[:, :, 0].set(1.0),
+                        blocks=jnp.asarray([False] * 4 + [True] * 3 + [True]),
+                        added=jnp.asarray([7], jnp.int32))
+    quantiles = jax.jit(replay_lib.rank_quantiles, static_argnums=1)
+    assert [float(x) for x in quantiles(ring, 0.25)] == [18.0, 8.0]
+    assert [float(x) for x in quantiles(ring, 0.5)] == [20.0, 9.0]
+    on_target = ring.replace(blocks=jnp.zeros(8, bool))
+    assert [float(x) for x in quantiles(on_target, 0.5)] == [18.0, 0.0]
+    below, block_below = quantiles(ring, 0.5)
+    p = jax.tree.map(np.asarray, jax.jit(lambda k: replay_lib.sample(
+        ring, k, 256, jnp.asarray([4, 4, 4]), config, below, block_below))(jax.random.key(0)))
+    assert {float(r) for r, w in zip(p.returns, p.weights[:, 0]) if w == 1} == {-18.0, -8.0}
+    with pytest.raises(TensorgameError, match="policy_quantile"):
+        make_config({"policy_quantile": 0.25, "policy_below": 8}).resolved((2, 2, 2), "Z")
+
+
 def test_solution_store_keeps_only_the_best_rank():
     from agents.solutions import SolutionStore
 

@@ -512,6 +512,28 @@ def test_random_blocks_are_square_matmul_blocks(shape, side):
         assert len(seen) == math.comb(n, side) * math.comb(m, side) * math.comb(p, side)
 
 
+def test_block_games_of_a_square_target():
+    """<3,3,3> with block_size 2: every new game is a <2,2,2> block on one index set for the
+    three modes, and what the slot keeps beyond it is the rest of the target."""
+    from agents.selfplay import new_games
+
+    config = make_config({**TINY, "completion": 1, "block_games": 1.0, "block_size": 2,
+                          "max_moves": 7})
+    setup = make_setup((3, 3, 3), "Z", config, seed=0)
+    target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 9))
+    _, targets, bases, rests = jax.jit(lambda k: new_games(
+        k, target, dims, 12, 0.0, 1.0, setup.config.block_size, setup.search))(jax.random.key(3))
+    targets, rests = np.asarray(targets), np.asarray(rests)
+    np.testing.assert_array_equal(targets + rests, np.broadcast_to(target, targets.shape))
+    np.testing.assert_array_equal(np.asarray(bases), np.broadcast_to(np.eye(9), bases.shape))
+    for block in targets:
+        assert block.sum() == 8  # <2,2,2>: eight products a_ik b_kj
+        u = block.any(axis=(1, 2)).reshape(3, 3)  # (i, k) pairs with a product
+        w = block.any(axis=(0, 1)).reshape(3, 3)  # (j, i) pairs
+        rows, inner, cols = (np.flatnonzero(x) for x in (u.any(1), u.any(0), w.any(1)))
+        assert len(rows) == 2 and np.array_equal(rows, inner) and np.array_equal(rows, cols)
+
+
 def test_block_game_config_errors():
     """block_size defaults to the smallest side; a block as large as a square target, one
     wider than the smallest side, the symmetric game or no completion are one-line errors."""

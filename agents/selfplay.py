@@ -7,12 +7,12 @@ Each step also reports the games that ended in it, for the host to verify and sa
 
 Block games (``block_games``, AlphaTensor's training on several targets at once): with that
 probability a slot plays a random square block <s,s,s> of the target <n,m,p> (s =
-``block_size``, by default min(n, m, p): s of the rows, inner indices and columns, the rest of the
-target zeroed), a smaller game whose algorithms (Strassen's inside <2,2,3> or <3,3,3>) the network
-learns first; the slot keeps
-what the target has beyond its block (``Actors.rests``): an ended block game is reported on the
-whole target (its residual plus that rest, its rank the moves plus the completion's fibres of
-it), so the host saves an algorithm of the block as one of the target.
+``block_size``, by default min(n, m, p): s of the rows, inner indices and columns, the rest of
+the target zeroed), a smaller game whose algorithms (Strassen's inside <2,2,3> or <3,3,3>) the
+network learns first; the slot keeps what the target has beyond its block (``Actors.rests``):
+an ended block game is reported on the whole target (its residual plus that rest, its rank the
+moves plus the completion's fibres of it), so the host saves an algorithm of the block as one
+of the target.
 
 ``play`` plays one batch of games from the start to the end (greedy evaluation, tests).
 """
@@ -94,9 +94,10 @@ def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: i
 def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
               basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec):
     """``count`` start states on ``target`` [S, S, S], each on a random square block of side
-    ``block_side`` (``random_block``) with probability ``block_prob`` and in a random basis with probability
-    ``basis_prob`` (the key is consumed). Returns (states, targets [N, S, S, S], bases
-    [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus the game's)."""
+    ``block_side`` (``random_block``) with probability ``block_prob`` and in a random basis
+    with probability ``basis_prob`` (the key is consumed). Returns (states, targets
+    [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus
+    the game's)."""
     config = spec.game
     k_basis, k_pick, k_block, k_blocked = jax.random.split(key, 4)
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +

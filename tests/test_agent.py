@@ -554,14 +554,15 @@ def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
     """<2,2,3> with 3 moves, the completion and block games: every ended game is an algorithm
     of the target (a block game's moves completed on the whole target) of rank moves + fibres,
     at least the tensor's rank 11, saved and verified; Strassen's seven moves played in a block
-    make rank 11."""
+    make rank 11. The learner runs with the ranked reward: its thresholds are observed ranks
+    (on a block: 3 moves and their fibres there, at least Strassen's 7)."""
     from agents.selfplay import Ended
     from agents.train import Trainer
     from tensorgame import compose, io, library
 
     config = make_config({**TINY, "max_moves": 3, "completion": 1, "pretrain_steps": 2,
                           "updates_per_batch": 1, "eval_every": 100, "eval_games": 2,
-                          "block_games": 0.5})
+                          "block_games": 0.5, "policy_quantile": 0.25})
     setup = make_setup((2, 2, 3), "Z", config, seed=0)
     assert setup.game.completion
     seen = []
@@ -570,6 +571,8 @@ def test_completion_makes_every_game_a_verified_algorithm(tmp_path):
     assert all(m["residual_games"] == 0 and m["solved_fraction"] == 1.0 for m in seen)
     assert sum(sum(m["block_ranks"].values()) for m in seen) > 0
     assert all(int(r) >= 11 for m in seen for r in [*m["ranks"], *m["block_ranks"]])
+    assert all(m["policy_below"] == 0 or m["policy_below"] >= 11 for m in seen)
+    assert all(m["block_policy_below"] >= 7 for m in seen if m["block_ranks"])
     evaluation = trainer.evaluate()
     assert seen[-1]["games"] >= 4 and evaluation["solved_fraction"] == 1.0
     assert evaluation["best_rank"] >= 11

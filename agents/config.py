@@ -82,6 +82,11 @@ class AgentConfig:
     #                                  uniformly from [this, demo_zero_prob] (sparse and dense)
     demo_fixed_prob: float = 0.3  # symmetric game: share of demonstration moves (u, u, +-u)
     demo_basis_prob: float = 0.0  # chance a demonstration is seen in a random basis
+    demo_anneal: int = 0  # > 0: the demonstrations' weight in the loss falls geometrically from 1
+    #                       to demo_final_weight over this many self-play batches (pretraining: 1)
+    demo_final_weight: float = 0.01
+    signed_permutations: float = 0.0  # chance a training example is seen under random signed
+    #                                   permutations of its modes (agents.learner.permuted)
     replay_size: int = 50_000  # states kept from self-play
     solutions_kept: int = 256  # found factorizations kept for order-shuffled replay
     policy_below: int = 0  # > 0: only self-play games of a lower rank teach the policy (all
@@ -147,7 +152,8 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
     "completion": (0, 1),
     "demo_fixed_prob": (0.0, 1.0),
-    "demo_basis_prob": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
+    "demo_basis_prob": (0.0, 1.0), "demo_anneal": (0, 1 << 24), "demo_final_weight": (0.0, 1.0),
+    "signed_permutations": (0.0, 1.0), "token_entries": (0, 64), "max_vocabulary": (2, 1 << 16),
     "width": (8, 4096), "heads": (1, 64), "torso_layers": (1, 64), "decoder_layers": (0, 64),
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),

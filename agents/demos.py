@@ -69,13 +69,15 @@ def random_unimodular(key: jax.Array, size: int, dim: chex.Array, steps: int = 4
     return jax.lax.scan(operate, matrix, (rows, coef))[0]
 
 
-def random_bases(key: jax.Array, dims: chex.Array, config: game.GameConfig) -> chex.Array:
-    """[3, S, S]: a random unimodular matrix per mode (one for all three in the symmetric game).
-    The key is consumed."""
+def random_bases(key: jax.Array, dims: chex.Array, size: int, shared: bool,
+                 steps: int = 4) -> chex.Array:
+    """[3, S, S] (S = ``size``): a ``random_unimodular`` matrix per mode with ``steps`` row
+    operations (0: a signed permutation), one for all three modes when ``shared`` (it keeps a
+    cyclic-symmetric tensor symmetric). The key is consumed."""
     keys = jax.random.split(key, 3)
-    if config.symmetric:
+    if shared:
         keys = jnp.stack([keys[0]] * 3)
-    return jnp.stack([random_unimodular(keys[f], config.size, dims[f]) for f in range(3)])
+    return jnp.stack([random_unimodular(keys[f], size, dims[f], steps) for f in range(3)])
 
 
 def change_basis(terms: chex.Array, bases: chex.Array, config: game.GameConfig) -> chex.Array:
@@ -133,8 +135,9 @@ def demonstration_batch(key: jax.Array, dims: chex.Array, batch: int, max_rank: 
     terms = jax.vmap(lambda k, z: random_terms(k, dims, max_rank, config, z, fixed_prob))(
         jax.random.split(k_terms, batch), zero_probs)
     if basis_prob:
-        moved = jax.vmap(lambda k, t: change_basis(t, random_bases(k, dims, config), config))(
-            jax.random.split(k_basis, batch), terms)
+        bases = jax.vmap(lambda k: random_bases(k, dims, config.size, config.symmetric))(
+            jax.random.split(k_basis, batch))
+        moved = jax.vmap(lambda t, b: change_basis(t, b, config))(terms, bases)
         pick = jax.random.bernoulli(k_pick, basis_prob, (batch, 1, 1, 1))
         terms = jnp.where(pick, moved, terms)
     ranks = jax.random.randint(k_rank, (batch,), 1, max_rank + 1)

@@ -5,7 +5,10 @@ states a move drawn from the search's visit distribution over its K candidates (
 sample of the cross-entropy to that distribution, K times cheaper than scoring all K), for
 demonstrations and order-shuffled solutions the next move. Value loss: quantile regression of the
 return. One update draws its self-play part from the replay buffer and generates its
-demonstration and solution parts inside the jitted step.
+demonstration and solution parts inside the jitted step. Two options from AlphaTensor's and its
+quantum demo's recipes: the demonstrations' weight in the loss annealed (``demo_weight``, set by
+the caller per update), and every example seen, with probability ``signed_permutations``, under
+random signed permutations of the three modes (``permuted``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class LearnerSpec:
     demo_fixed_prob: float
     demo_basis_prob: float
     value_weight: float
+    signed_permutations: float  # chance an example is seen under random signed permutations
+    shared_permutation: bool  # one permutation for the three modes (cyclic structure kept)
 
 
 def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSpec:
@@ -66,7 +71,9 @@ def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSp
                        demo_zero_prob=config.demo_zero_prob,
                        demo_zero_prob_min=config.demo_zero_prob_min,
                        demo_fixed_prob=config.demo_fixed_prob,
-                       demo_basis_prob=config.demo_basis_prob, value_weight=config.value_weight)
+                       demo_basis_prob=config.demo_basis_prob, value_weight=config.value_weight,
+                       signed_permutations=config.signed_permutations,
+                       shared_permutation=bool(config.symmetric or config.rotations))
 
 
 def make_optimizer(config: AgentConfig) -> optax.GradientTransformation:
@@ -87,8 +94,9 @@ def losses(net: PolicyValueNet, params: Any, targets: Targets, max_moves: int):
 
 
 def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
-                       spec: LearnerSpec) -> Targets | None:
-    """Demonstrations and order-shuffled solutions as single-move Targets (key consumed)."""
+                       spec: LearnerSpec, demo_weight: chex.Numeric = 1.0) -> Targets | None:
+    """Demonstrations (each weighing ``demo_weight`` in the loss) and order-shuffled solutions
+    as single-move Targets (key consumed)."""
     k_demo, k_sol = jax.random.split(key)
     parts = []
     if spec.demo_batch:
@@ -96,7 +104,7 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
                                                    spec.demo_max_rank, spec.game,
                                                    spec.demo_zero_prob, spec.demo_fixed_prob,
                                                    spec.demo_basis_prob, spec.demo_zero_prob_min)
-        parts.append((obs, move, ret, jnp.ones(spec.demo_batch)))
+        parts.append((obs, move, ret, jnp.full(spec.demo_batch, demo_weight, jnp.float32)))
     if spec.solution_batch:
         parts.append(demos.solution_batch(k_sol, solutions.terms, solutions.counts,
                                           solutions.valid, dims, spec.solution_batch,
@@ -108,21 +116,57 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
                    returns=ret, mask=mask)
 
 
+def permuted(key: jax.Array, targets: Targets, dims: chex.Array, spec: LearnerSpec) -> Targets:
+    """Each example, with probability ``spec.signed_permutations``, under random signed
+    permutations (P, Q, R) of the coordinates of the three modes inside ``dims`` [3] (one matrix
+    for all three with ``spec.shared_permutation``): the residual becomes R' = R x1 P x2 Q x3 R
+    and every move u (x) v (x) w (recent and target) Pu (x) Qv (x) Rw, canonical. The state is
+    equivalent (the same ranks and move costs, entries in the same coefficient set), so returns
+    and weights stay (AlphaTensor's augmentation). The key is consumed."""
+    config = spec.game
+    count = targets.returns.shape[0]
+    k_bases, k_pick = jax.random.split(key)
+    bases = jax.vmap(lambda k: demos.random_bases(k, dims, config.size, spec.shared_permutation,
+                                                  steps=0))(jax.random.split(k_bases, count))
+    pick = jax.random.bernoulli(k_pick, spec.signed_permutations, (count, 1, 1, 1))
+    bases = jnp.where(pick, bases, jnp.eye(config.size, dtype=jnp.int32))  # [N, 3, S, S]
+    residual = jnp.einsum("nia,njb,nkc,nabc->nijk", bases[:, 0], bases[:, 1], bases[:, 2],
+                          targets.obs.residual)
+
+    def moved(moves):  # [N, ..., 3, S]
+        flat = moves.reshape(count, -1, 3, config.size)
+        out = jnp.einsum("nfab,nmfb->nmfa", bases, flat)
+        if config.field == "Z2":
+            out = out % 2
+        out = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, config)))(out)
+        return out.reshape(moves.shape).astype(moves.dtype)
+
+    if config.field == "Z2":
+        residual = residual % 2
+    obs = targets.obs.replace(residual=residual.astype(targets.obs.residual.dtype),
+                              recent=moved(targets.obs.recent))
+    return targets.replace(obs=obs, moves=moved(targets.moves))
+
+
 def make_update(net: PolicyValueNet, optimizer: optax.GradientTransformation,
                 spec: LearnerSpec, axis_name: str | None = None):
-    """update(params, opt_state, key, selfplay Targets, Solutions, dims) -> (params, opt_state,
-    metrics). The key is consumed. Under ``axis_name`` (shard_map/pmap) gradients and metrics
-    are averaged over that axis."""
+    """update(params, opt_state, key, selfplay Targets, Solutions, dims, demo_weight) ->
+    (params, opt_state, metrics). The key is consumed. Under ``axis_name`` (shard_map/pmap)
+    gradients and metrics are averaged over that axis."""
     max_moves = spec.game.max_moves
 
     def loss_fn(params, targets):
         policy, value = losses(net, params, targets, max_moves)
         return policy + spec.value_weight * value, (policy, value)
 
-    def update(params, opt_state, key, selfplay, solutions, dims):
-        supervised = supervised_targets(key, dims, solutions, spec)
+    def update(params, opt_state, key, selfplay, solutions, dims, demo_weight=1.0):
+        if spec.signed_permutations:  # a key only then: runs without it keep their numbers
+            key, k_permute = jax.random.split(key)
+        supervised = supervised_targets(key, dims, solutions, spec, demo_weight)
         targets = selfplay if supervised is None else jax.tree.map(
             lambda *x: jnp.concatenate(x), selfplay, supervised)
+        if spec.signed_permutations:
+            targets = permuted(k_permute, targets, dims, spec)
         (loss, (policy, value)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, targets)
         metrics = {"loss": loss, "policy_loss": policy, "value_loss": value}

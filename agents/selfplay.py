@@ -103,7 +103,8 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +
                                 (config.size,) * 2)
     if basis_prob > 0:
-        random = jax.vmap(lambda k: demos.random_bases(k, dims, config))(
+        random = jax.vmap(lambda k: demos.random_bases(k, dims, config.size,
+                                                       config.symmetric))(
             jax.random.split(k_basis, count))
         pick = jax.random.bernoulli(k_pick, basis_prob, (count, 1, 1, 1))
         bases = jnp.where(pick, random, identity)

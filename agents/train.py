@@ -37,7 +37,7 @@ from agents import replay as replay_lib
 from agents import selfplay
 from agents.bases import untransform
 from agents.checkpoints import Checkpoints
-from agents.config import config_hash
+from agents.config import AgentConfig, config_hash
 from agents.setup import RunSetup, init_params
 from agents.solutions import SolutionStore
 from tensorgame import game, io
@@ -105,14 +105,15 @@ def make_act_fn(setup: RunSetup, mesh: Mesh) -> Callable:
 
 
 def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
-    """learn(params, opt_state, replay, solutions, key, count, use_replay) -> (params,
-    opt_state, mean metrics): ``count`` learner updates (a traced loop count, so pretraining and
-    training share one compiled program); ``use_replay`` 0 trains on demonstrations and solutions
-    only. Examples split over the mesh, gradients averaged."""
+    """learn(params, opt_state, replay, solutions, key, count, use_replay, demo_weight) ->
+    (params, opt_state, mean metrics): ``count`` learner updates (a traced loop count, so
+    pretraining and training share one compiled program); ``use_replay`` 0 trains on
+    demonstrations and solutions only; ``demo_weight`` is the demonstrations' loss weight.
+    Examples split over the mesh, gradients averaged."""
     update, selfplay_batch = _local_update(setup, optimizer, mesh.devices.size)
     dims, config = jnp.asarray(setup.dims), setup.config
 
-    def local(params, opt_state, replay, solutions, key, count, use_replay):
+    def local(params, opt_state, replay, solutions, key, count, use_replay, demo_weight):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         if config.policy_quantile:  # a ranked reward: strictly better than most recent games
             below, block_below = replay_lib.rank_quantiles(replay, config.policy_quantile)
@@ -126,7 +127,7 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
                                         below, block_below)
             targets = targets.replace(mask=targets.mask * use_replay)
             params, opt_state, metrics = update(params, opt_state, k_update, targets,
-                                                solutions, dims)
+                                                solutions, dims, demo_weight)
             return params, opt_state, jax.tree.map(jnp.add, totals, metrics)
 
         zeros = {"loss": 0.0, "policy_loss": 0.0, "value_loss": 0.0}
@@ -137,9 +138,18 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
                                    "block_policy_below": jnp.float32(block_below)}
 
     sharded = jax.shard_map(local, mesh=mesh,
-                            in_specs=(P(), P(), P("data"), P(), P(), P(), P()),
+                            in_specs=(P(), P(), P("data"), P(), P(), P(), P(), P()),
                             out_specs=(P(), P(), P()), check_vma=False)
     return jax.jit(sharded, donate_argnums=(0, 1))
+
+
+def demo_weight_at(config: AgentConfig, batches: int) -> float:
+    """The demonstrations' loss weight after ``batches`` self-play batches: 1 without
+    ``demo_anneal``, else falling geometrically to ``demo_final_weight`` over ``demo_anneal``
+    batches (the alphatensor_quantum demo anneals 1 -> 0.01)."""
+    if not config.demo_anneal:
+        return 1.0
+    return config.demo_final_weight ** min(batches / config.demo_anneal, 1.0)
 
 
 def make_play_fn(setup: RunSetup, mesh: Mesh) -> Callable:
@@ -287,7 +297,8 @@ class Trainer:
         play = make_play_fn(self.setup, self.mesh)
         lowerings = {
             "learn": lambda: learn.lower(state["params"], state["opt_state"], state["replay"],
-                                         solutions, key, jnp.int32(1), jnp.float32(1.0)),
+                                         solutions, key, jnp.int32(1), jnp.float32(1.0),
+                                         jnp.float32(1.0)),
             "act": lambda: act.lower(state["params"], state["actors"], state["replay"], key,
                                      jnp.float32(1.0)),
             "play": lambda: play.lower(state["params"], key, *evaluation, jnp.float32(0.0)),
@@ -366,11 +377,14 @@ class Trainer:
     def _learn(self, count: int, use_replay: bool, key: jax.Array) -> dict:
         state = self.state
         solutions = self._solutions_on_mesh()
+        demo_weight = demo_weight_at(self.setup.config, self.progress.iteration) \
+            if use_replay else 1.0  # pretraining: full weight
         state["params"], state["opt_state"], metrics = self.programs["learn"](
             state["params"], state["opt_state"], state["replay"], solutions, key,
-            jnp.int32(count), jnp.float32(use_replay))
+            jnp.int32(count), jnp.float32(use_replay), jnp.float32(demo_weight))
         self.progress.updates += count
-        return {name: float(value) for name, value in metrics.items()}
+        return {**{name: float(value) for name, value in metrics.items()},
+                "demo_weight": demo_weight}
 
     def iterate(self) -> dict:
         """One iteration (self-play moves, then the learner updates) and its bookkeeping;

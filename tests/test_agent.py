@@ -329,7 +329,7 @@ def test_demonstrations_in_a_random_basis(symmetric):
                                                      "max_moves": 4}), seed=0)
     cfg, dims = setup.game, jnp.asarray(setup.dims)
     draw_terms = jax.jit(lambda k: random_terms(k, dims, 4, cfg, 0.75, 0.3))
-    draw_bases = jax.jit(lambda k: random_bases(k, dims, cfg))
+    draw_bases = jax.jit(lambda k: random_bases(k, dims, cfg.size, cfg.symmetric))
     move = jax.jit(lambda t, b: change_basis(t, b, cfg))
     changed = 0
     for seed in range(40):
@@ -743,3 +743,65 @@ def test_demonstrations_mix_sparse_and_dense(setup):
     assert np.mean(mixed) > np.mean(plain) + 0.1
     with pytest.raises(TensorgameError, match="demo_zero_prob_min"):
         make_config({"demo_zero_prob_min": 0.8}).resolved((2, 2, 2), "Z")
+
+
+@pytest.mark.parametrize("shape,symmetric", [((2, 2, 3), 0), ((2, 2, 2), 1)])
+def test_signed_permutations_give_equivalent_states(shape, symmetric):
+    """learner.permuted maps a state R = T(a) + T(b) with recent move b and target move a to
+    R' = T(a') + T(b') with a', b' its own (canonical) target and recent moves: one signed
+    permutation per mode, applied alike to the residual and the moves, nothing beyond the
+    target's sizes, the entries' magnitudes kept, a cyclic-symmetric residual kept symmetric."""
+    from agents.demos import random_terms
+    from agents.learner import Targets, permuted
+    from agents.search import Observation
+
+    config = make_config({**TINY, "symmetric": symmetric, "signed_permutations": 1.0,
+                          "max_moves": 4})
+    setup = make_setup(shape, "Z", config, seed=0)
+    cfg, spec, dims = setup.game, setup.learner, jnp.asarray(setup.dims)
+    assert spec.shared_permutation == bool(symmetric)
+    count = 32
+    terms = jax.vmap(lambda k: random_terms(k, dims, 2, cfg, 0.5))(
+        jax.random.split(jax.random.key(1), count))  # [N, 2, 3, S]
+    tensor = jax.vmap(jax.vmap(lambda m: game.move_tensor(m, cfg)))
+    residual = jnp.sum(tensor(terms), axis=1)
+    recent = jnp.zeros((count, cfg.history, 3, cfg.size), jnp.int32).at[:, 0].set(terms[:, 1])
+    obs = Observation(residual=residual, recent=recent, move_count=jnp.ones(count, jnp.int32),
+                      dims=jnp.broadcast_to(dims, (count, 3)))
+    targets = Targets(obs=obs, moves=terms[:, :1], weights=jnp.ones((count, 1)),
+                      returns=-jnp.full(count, 2.0), mask=jnp.ones(count))
+    out = jax.jit(lambda k, t: permuted(k, t, dims, spec))(jax.random.key(2), targets)
+    move, last = out.moves[:, 0], out.obs.recent[:, 0]
+    np.testing.assert_array_equal(out.obs.residual, tensor(move[:, None])[:, 0] +
+                                  tensor(last[:, None])[:, 0])
+    canonical = jax.vmap(lambda m: game.canonicalize(m, cfg))
+    np.testing.assert_array_equal(move, canonical(move))
+    np.testing.assert_array_equal(last, canonical(last))
+    np.testing.assert_array_equal(out.obs.recent[:, 1:], 0)
+    inside = np.asarray(game.dims_mask(dims, cfg))
+    assert not np.any(np.asarray(move) * ~inside.astype(bool))
+    for before, after in zip(np.asarray(residual), np.asarray(out.obs.residual)):
+        assert sorted(np.abs(before).ravel()) == sorted(np.abs(after).ravel())
+        if symmetric:
+            np.testing.assert_array_equal(after, after.transpose(1, 2, 0))
+    changed = np.any(np.asarray(out.obs.residual) != np.asarray(residual), axis=(1, 2, 3))
+    assert changed.sum() >= count // 2
+    np.testing.assert_array_equal(out.returns, targets.returns)
+
+
+def test_annealed_demonstrations_weigh_less_in_the_loss(setup):
+    """demo_anneal: the weight falls geometrically from 1 to demo_final_weight and stays; the
+    demonstrations' examples carry it as their loss weight."""
+    from agents.learner import Solutions, supervised_targets
+    from agents.train import demo_weight_at
+
+    config = make_config({"demo_anneal": 10, "demo_final_weight": 0.01})
+    weights = [demo_weight_at(config, b) for b in (0, 5, 10, 40)]
+    np.testing.assert_allclose(weights, [1.0, 0.1, 0.01, 0.01])
+    assert demo_weight_at(make_config({}), 40) == 1.0
+    spec, s = setup.learner, setup.game.size
+    solutions = Solutions(terms=jnp.zeros((2, 8, 3, s), jnp.int32),
+                          counts=jnp.zeros(2, jnp.int32), valid=jnp.zeros(2, bool))
+    out = supervised_targets(jax.random.key(0), jnp.asarray(setup.dims), solutions, spec, 0.1)
+    np.testing.assert_allclose(out.mask[: spec.demo_batch], 0.1)
+    np.testing.assert_array_equal(out.mask[spec.demo_batch:], 0.0)  # no solution stored yet

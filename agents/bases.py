@@ -1,4 +1,5 @@
-"""Random changes of basis of the target (AlphaTensor plays the target in many bases).
+"""Changes of basis of the target, mapped back (AlphaTensor plays the target in many bases;
+self-play draws them: agents.selfplay.game_bases).
 
 A basis is a triple of unimodular integer matrices (P, Q, R), one per mode of the target tensor
 (sizes n*m, m*p, p*n). The target in that basis is T' = T x1 P x2 Q x3 R, i.e.
@@ -16,35 +17,6 @@ from tensorgame.errors import TensorgameError
 from tensorgame.factorization import Factorization
 
 Basis = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def random_unimodular(rng: np.random.Generator, size: int, max_entry: int) -> np.ndarray:
-    """A random integer matrix with determinant +-1 and entries in [-max_entry, max_entry]."""
-    while True:
-        matrix = np.eye(size, dtype=np.int64)[rng.permutation(size)]
-        matrix *= rng.choice([-1, 1], size=(size, 1))
-        for _ in range(rng.integers(0, 2 * size + 1)):
-            i, j = rng.choice(size, 2, replace=False) if size > 1 else (0, 0)
-            if i != j:
-                matrix[i] += rng.choice([-1, 1]) * matrix[j]
-        if np.abs(matrix).max() <= max_entry:
-            return matrix
-
-
-def random_basis(rng: np.random.Generator, dims: tuple[int, int, int], max_entry: int,
-                 symmetric: bool = False) -> Basis:
-    """Unimodular (P, Q, R) for a target of sizes ``dims``; ``symmetric`` uses one matrix for
-    all three modes, which keeps a cyclically symmetric target symmetric."""
-    if symmetric:
-        matrix = random_unimodular(rng, dims[0], max_entry)
-        return matrix, matrix, matrix
-    return tuple(random_unimodular(rng, d, max_entry) for d in dims)
-
-
-def transform_target(target: np.ndarray, basis: Basis) -> np.ndarray:
-    """The target [I, J, K] in ``basis``: [I, J, K] int64."""
-    p, q, r = basis
-    return np.einsum("ia,jb,kc,abc->ijk", p, q, r, np.asarray(target, np.int64))
 
 
 def inverse(matrix: np.ndarray) -> np.ndarray:

@@ -31,6 +31,8 @@ class AgentConfig:
     #                           teaches the policy only below the block's naive rank s^3
     block_size: int = 0  # s of those blocks; 0 = the target's smallest side
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
+    basis_pool: int = 0  # > 0: games in a random basis pick one of this many fixed bases of the
+    #                      run (AlphaTensor's fixed set); 0: a fresh basis per game
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
     endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
     #                   over Z, off over Z2)
@@ -149,7 +151,8 @@ class AgentConfig:
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
     "block_games": (0.0, 1.0), "block_size": (0, 64), "policy_quantile": (0.0, 0.99),
-    "basis_change_entries": (1, 3), "symmetric": (0, 1), "endgame": (0, 64),
+    "basis_change_entries": (1, 3), "basis_pool": (0, 1 << 30), "symmetric": (0, 1),
+    "endgame": (0, 64),
     "completion": (0, 1),
     "demo_fixed_prob": (0.0, 1.0),
     "demo_basis_prob": (0.0, 1.0), "demo_anneal": (0, 1 << 24), "demo_final_weight": (0.0, 1.0),

@@ -51,9 +51,12 @@ def random_terms(key: jax.Array, dims: chex.Array, count: int, config: game.Game
     return jax.vmap(lambda a: game.canonicalize(a, config))(terms)
 
 
-def random_unimodular(key: jax.Array, size: int, dim: chex.Array, steps: int = 4) -> chex.Array:
+def random_unimodular(key: jax.Array, size: int, dim: chex.Array, steps: int = 4,
+                      max_entry: int = 1) -> chex.Array:
     """[S, S] int32: a random signed permutation of the first ``dim`` coordinates followed by
-    ``steps`` random row operations (row i += +-row j) among them; identity beyond ``dim``."""
+    ``steps`` random row operations (row i += +-row j) among them, each skipped when it would
+    make an entry larger than ``max_entry`` in magnitude (so the matrix stays unimodular with
+    entries in [-max_entry, max_entry]); identity beyond ``dim``."""
     k_perm, k_sign, k_rows, k_coef = jax.random.split(key, 4)
     inside = jnp.arange(size) < dim
     noise = jnp.where(inside, jax.random.uniform(k_perm, (size,)), 2.0 + jnp.arange(size))
@@ -64,20 +67,23 @@ def random_unimodular(key: jax.Array, size: int, dim: chex.Array, steps: int = 4
 
     def operate(m, op):
         (i, j), c = op
-        return jnp.where(i != j, m.at[i].add(c * m[j]), m), None
+        operated = m.at[i].add(c * m[j])
+        keep = (i != j) & (jnp.max(jnp.abs(operated[i])) <= max_entry)
+        return jnp.where(keep, operated, m), None
 
     return jax.lax.scan(operate, matrix, (rows, coef))[0]
 
 
 def random_bases(key: jax.Array, dims: chex.Array, size: int, shared: bool,
-                 steps: int = 4) -> chex.Array:
-    """[3, S, S] (S = ``size``): a ``random_unimodular`` matrix per mode with ``steps`` row
-    operations (0: a signed permutation), one for all three modes when ``shared`` (it keeps a
-    cyclic-symmetric tensor symmetric). The key is consumed."""
+                 steps: int = 4, max_entry: int = 1) -> chex.Array:
+    """[3, S, S] (S = ``size``): a ``random_unimodular`` matrix per mode (``steps`` row
+    operations, 0: a signed permutation; entries up to ``max_entry``), one for all three modes
+    when ``shared`` (it keeps a cyclic-symmetric tensor symmetric). The key is consumed."""
     keys = jax.random.split(key, 3)
     if shared:
         keys = jnp.stack([keys[0]] * 3)
-    return jnp.stack([random_unimodular(keys[f], size, dims[f], steps) for f in range(3)])
+    return jnp.stack([random_unimodular(keys[f], size, dims[f], steps, max_entry)
+                      for f in range(3)])
 
 
 def change_basis(terms: chex.Array, bases: chex.Array, config: game.GameConfig) -> chex.Array:

@@ -1,9 +1,16 @@
 """Actors: games played with the search, batched over games, on the device.
 
 ``act`` advances a fixed set of game slots by a number of moves (``lax.scan``). A slot whose game
-ends is written to the replay (``agents.replay``) and restarts at once on a fresh target (in a
-random basis with probability ``basis_change_prob``), so no search is spent on finished games.
-Each step also reports the games that ended in it, for the host to verify and save.
+ends is written to the replay (``agents.replay``) and restarts at once on a fresh target, so no
+search is spent on finished games. Each step also reports the games that ended in it, for the
+host to verify and save. How games start is a ``StartSpec``.
+
+Changes of basis (AlphaTensor's recipe): with probability ``basis_prob`` a game plays the target
+in a random basis, one of ``basis_pool`` fixed bases of the run (basis i is drawn from the key
+(seed, i), so the pool needs no memory and survives a resume) or, with ``basis_pool`` = 0, a
+fresh one; unimodular matrices with entries up to ``basis_entries``, one matrix for the three
+modes when ``shared_basis`` (A = B = C: the symmetric game, and a square target with rotations,
+whose cyclic invariance it keeps).
 
 Block games (``block_games``, AlphaTensor's training on several targets at once): with that
 probability a slot plays a random square block <s,s,s> of the target <n,m,p> (s =
@@ -19,6 +26,7 @@ of the target.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import chex
@@ -26,10 +34,50 @@ import jax
 import jax.numpy as jnp
 
 from agents import demos
+from agents.config import AgentConfig
 from agents import replay as replay_lib
 from agents.network import PolicyValueNet
 from agents.search import SearchSpec, search
 from tensorgame import game
+
+
+@dataclasses.dataclass(frozen=True)
+class StartSpec:
+    """How a self-play game starts (static)."""
+
+    basis_prob: float = 0.0  # chance of a game in a random basis
+    basis_pool: int = 0  # > 0: that many fixed bases to draw from (0: a fresh one per game)
+    basis_entries: int = 1  # largest |entry| of the basis matrices
+    shared_basis: bool = False  # one matrix for the three modes (A = B = C)
+    seed: int = 0  # the pool's
+    block_prob: float = 0.0  # chance of a game on a random square block (``random_block``)
+    block_side: int = 0
+
+
+def start_spec(config: AgentConfig, shape: tuple[int, int, int], seed: int) -> StartSpec:
+    """The StartSpec of a resolved config for a target of ``shape`` and a run's ``seed``."""
+    square = shape[0] == shape[1] == shape[2]
+    return StartSpec(basis_prob=config.basis_change_prob, basis_pool=config.basis_pool,
+                     basis_entries=config.basis_change_entries,
+                     shared_basis=bool(config.symmetric or (config.rotations and square)),
+                     seed=seed, block_prob=config.block_games, block_side=config.block_size)
+
+
+_POOL_STREAM = 0x62617365  # the pool's keys: fold_in(fold_in(key(seed), this), i)
+
+
+def game_bases(key: jax.Array, dims: chex.Array, count: int, starts: StartSpec,
+               config: game.GameConfig) -> chex.Array:
+    """[count, 3, S, S]: bases for ``count`` games (the key is consumed), from the run's pool
+    or fresh (``StartSpec``)."""
+    if starts.basis_pool:
+        pool = jax.random.fold_in(jax.random.key(starts.seed), _POOL_STREAM)
+        index = jax.random.randint(key, (count,), 0, starts.basis_pool)
+        keys = jax.vmap(lambda i: jax.random.fold_in(pool, i))(index)
+    else:
+        keys = jax.random.split(key, count)
+    return jax.vmap(lambda k: demos.random_bases(k, dims, config.size, starts.shared_basis,
+                                                 max_entry=starts.basis_entries))(keys)
 
 
 @chex.dataclass(frozen=True)
@@ -92,30 +140,28 @@ def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: i
 
 
 def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-              basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec):
-    """``count`` start states on ``target`` [S, S, S], each on a random square block of side
-    ``block_side`` (``random_block``) with probability ``block_prob`` and in a random basis
-    with probability ``basis_prob`` (the key is consumed). Returns (states, targets
+              starts: StartSpec, spec: SearchSpec):
+    """``count`` start states on ``target`` [S, S, S], each on a random square block
+    (``random_block``) with probability ``starts.block_prob`` and in a random basis with
+    probability ``starts.basis_prob`` (the key is consumed). Returns (states, targets
     [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus
     the game's)."""
     config = spec.game
     k_basis, k_pick, k_block, k_blocked = jax.random.split(key, 4)
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +
                                 (config.size,) * 2)
-    if basis_prob > 0:
-        random = jax.vmap(lambda k: demos.random_bases(k, dims, config.size,
-                                                       config.symmetric))(
-            jax.random.split(k_basis, count))
-        pick = jax.random.bernoulli(k_pick, basis_prob, (count, 1, 1, 1))
+    if starts.basis_prob > 0:
+        random = game_bases(k_basis, dims, count, starts, config)
+        pick = jax.random.bernoulli(k_pick, starts.basis_prob, (count, 1, 1, 1))
         bases = jnp.where(pick, random, identity)
     else:
         bases = identity
     games = jnp.broadcast_to(target, (count,) + target.shape)
-    if block_prob > 0:
-        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size, block_side))(
+    if starts.block_prob > 0:
+        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size, starts.block_side))(
             jax.random.split(k_block, count))  # [N, 3, S]
         blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
-        blocked = jax.random.bernoulli(k_blocked, block_prob, (count, 1, 1, 1))
+        blocked = jax.random.bernoulli(k_blocked, starts.block_prob, (count, 1, 1, 1))
         games = jnp.where(blocked, blocks, games)
     in_basis = jax.vmap(lambda b, t: jnp.einsum("ia,jb,kc,abc->ijk", b[0], b[1], b[2], t))
     targets = in_basis(bases, games)
@@ -127,12 +173,10 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
 
 
 def init_actors(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
-                basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec
-                ) -> Actors:
+                starts: StartSpec, spec: SearchSpec) -> Actors:
     """``count`` fresh game slots (the key is consumed)."""
     cfg = spec.game
-    states, targets, bases, rests = new_games(key, target, dims, count, basis_prob, block_prob,
-                                              block_side, spec)
+    states, targets, bases, rests = new_games(key, target, dims, count, starts, spec)
     t, k, s = cfg.max_moves, spec.samples, cfg.size
     return Actors(states=states, targets=targets, bases=bases, rests=rests,
                   candidates=jnp.zeros((count, t, k, 3, s), jnp.int8),
@@ -154,8 +198,8 @@ def proposals(key: jax.Array, dims: chex.Array, count: int, spec: SearchSpec
 
 def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         replay: replay_lib.Replay, target: chex.Array, dims: chex.Array, steps: int,
-        basis_prob: float, block_prob: float, block_side: int, spec: SearchSpec,
-        explore: chex.Numeric = 1.0) -> tuple[Actors, replay_lib.Replay, Ended]:
+        starts: StartSpec, spec: SearchSpec, explore: chex.Numeric = 1.0
+        ) -> tuple[Actors, replay_lib.Replay, Ended]:
     """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
     and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
     cfg = spec.game
@@ -177,7 +221,7 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
             rewards=actors.rewards.at[rows, t].set(reward))
         residual, rank = after.residual, after.rank
         block = jnp.zeros_like(done)
-        if block_prob > 0:  # a block game on the whole target: the plain game, a term a move
+        if starts.block_prob > 0:  # a block game on the whole target: the plain game, a term a move
             block = jnp.any(actors.rests != 0, axis=(1, 2, 3))
             whole = residual + actors.rests
             residual = whole % 2 if cfg.field == "Z2" else whole
@@ -190,8 +234,7 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         # searched and teach nothing here (they count in the rewards, hence the returns).
         replay = replay_lib.add(replay, done, actors.targets, after.moves, t + 1,
                                 actors.candidates, actors.weights, actors.rewards, block)
-        fresh = init_actors(k_new, target, dims, rows.shape[0], basis_prob, block_prob,
-                            block_side, spec)
+        fresh = init_actors(k_new, target, dims, rows.shape[0], starts, spec)
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
             fresh, actors)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents import learner as learner_lib
+from agents import selfplay
 from agents.config import AgentConfig
 from agents.network import PolicyValueNet, network_spec
 from agents.search import Observation, SearchSpec, features
@@ -35,6 +36,7 @@ class RunSetup:
     search: SearchSpec
     net: PolicyValueNet
     learner: learner_lib.LearnerSpec
+    starts: selfplay.StartSpec
     target: np.ndarray  # [n*m, m*p, p*n] int64
     dims: np.ndarray  # [3] int32
 
@@ -76,7 +78,8 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
     _, dims = game.pad_target(target, size)
     return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,
                     search=search, net=net,
-                    learner=learner_lib.learner_spec(config, game_config), target=target,
+                    learner=learner_lib.learner_spec(config, game_config),
+                    starts=selfplay.start_spec(config, tuple(shape), seed), target=target,
                     dims=dims)
 
 

@@ -67,9 +67,7 @@ def make_start_fn(setup: RunSetup, mesh: Mesh) -> Callable:
 
     def local(key):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
-        actors = selfplay.init_actors(key, target, dims, slots, setup.config.basis_change_prob,
-                                      setup.config.block_games, setup.config.block_size,
-                                      setup.search)
+        actors = selfplay.init_actors(key, target, dims, slots, setup.starts, setup.search)
         return actors, replay_lib.empty(ring, setup.game, setup.config.samples)
 
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=P(), out_specs=P("data"),
@@ -96,8 +94,7 @@ def make_act_fn(setup: RunSetup, mesh: Mesh) -> Callable:
     def local(params, actors, replay, key, gumbel_scale):
         key = jax.random.fold_in(key, jax.lax.axis_index("data"))
         return selfplay.act(setup.net, params, key, actors, replay, target, dims, steps,
-                            config.basis_change_prob, config.block_games, config.block_size,
-                            setup.search, gumbel_scale)
+                            setup.starts, setup.search, gumbel_scale)
 
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data"), P("data"), P(), P()),
                             out_specs=(P("data"), P("data"), P(None, "data")), check_vma=False)

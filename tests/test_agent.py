@@ -261,28 +261,41 @@ def test_plot_writes_png_and_rejects_non_runs(tmp_path, capsys):
     assert "no metrics.jsonl" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("symmetric", [False, True])
-def test_change_of_basis_gives_a_new_target_and_maps_back(symmetric):
-    """A game in a random basis plays a different tensor (the old matrix-level change of basis
-    left T itself unchanged), and a factorization of it maps back to a valid one of T."""
-    from agents.bases import random_basis, transform_target, untransform
+@pytest.mark.parametrize("shared,entries,pool", [(False, 1, 0), (True, 1, 5), (False, 2, 5)])
+def test_change_of_basis_gives_a_new_target_and_maps_back(shared, entries, pool):
+    """Self-play's bases (selfplay.game_bases) are unimodular with entries up to
+    ``basis_entries`` (one matrix for the three modes when shared), drawn from the run's fixed
+    pool when it has one; a game in such a basis plays a different tensor (the old matrix-level
+    change of basis left T itself unchanged), and a factorization of it maps back to a valid
+    one of T."""
+    from agents.bases import untransform
+    from agents.selfplay import StartSpec, game_bases
     from tensorgame import library
     from tensorgame.tensors import reconstruct
 
     target = matmul_tensor(2, 2, 2)
-    rng = np.random.default_rng(0)
+    cfg = game.GameConfig(size=4, coefficients=(-1, 0, 1))
+    starts = StartSpec(basis_prob=1.0, basis_pool=pool, basis_entries=entries,
+                       shared_basis=shared, seed=7)
+    draw = jax.jit(lambda k: game_bases(k, jnp.array([4, 4, 4]), 40, starts, cfg))
+    bases = np.concatenate([np.asarray(draw(jax.random.key(k)), np.int64) for k in (0, 1)])
+    distinct = {b.tobytes() for b in bases}
+    assert len(distinct) <= pool if pool else len(distinct) >= 60
+    assert np.abs(bases).max() <= entries and (entries == 1 or np.abs(bases).max() == entries)
+    f = library.get(2, 2, 2)
     changed = 0
-    for _ in range(20):
-        basis = random_basis(rng, target.shape, 1, symmetric=symmetric)
-        image = transform_target(target, basis)
+    for basis in bases:
+        assert all(round(abs(np.linalg.det(m))) == 1 for m in basis)
+        if shared:
+            assert np.array_equal(basis[0], basis[1]) and np.array_equal(basis[0], basis[2])
+        image = np.einsum("ia,jb,kc,abc->ijk", *basis, target)
         changed += not np.array_equal(image, target)
-        if symmetric:
+        if shared:
             assert np.array_equal(image, image.transpose(1, 2, 0))
-        f = library.get(2, 2, 2)
         moved = f.replace(u=f.u @ basis[0].T, v=f.v @ basis[1].T, w=f.w @ basis[2].T)
         assert np.array_equal(reconstruct(moved.u, moved.v, moved.w), image)
-        assert verify(untransform(moved, basis)).valid
-    assert changed >= 15
+        assert verify(untransform(moved, tuple(basis))).valid
+    assert changed >= 60
 
 
 def test_symmetric_game_demonstrations_and_search():
@@ -409,8 +422,8 @@ def test_slots_restart_and_replay_rebuilds_games():
     params = init_params(setup, jax.random.key(0))
     actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))
     target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 4))
-    step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3, 0.0, 0.0,
-                                       2, setup.search))
+    step = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims, 3,
+                                       setup.starts, setup.search))
     actors, replay, ended = step(actors, replay, jax.random.key(2))
     assert not np.asarray(ended.ended).any()  # 3 moves of a 4-move game
     actors, replay, ended = step(actors, replay, jax.random.key(3))
@@ -464,7 +477,7 @@ def test_endgame_terms_are_played_but_not_replayed_as_searched_moves():
     actors = actors.replace(states=jax.vmap(lambda _: game.init(target, dims, setup.game))(
         jnp.arange(6)), targets=jnp.broadcast_to(target, (6, 4, 4, 4)))
     actors, replay, ended = jax.jit(lambda a, r, k: act(setup.net, params, k, a, r, target, dims,
-                                                        1, 0.0, 0.0, 2, setup.search))(
+                                                        1, setup.starts, setup.search))(
         actors, replay, jax.random.key(2))
     e, r = jax.tree.map(lambda x: np.asarray(x)[0], ended), jax.tree.map(np.asarray, replay)
     finished = e.ended & e.solved & (e.count > 1)
@@ -522,7 +535,7 @@ def test_block_games_of_a_square_target():
     setup = make_setup((3, 3, 3), "Z", config, seed=0)
     target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, 9))
     _, targets, bases, rests = jax.jit(lambda k: new_games(
-        k, target, dims, 12, 0.0, 1.0, setup.config.block_size, setup.search))(jax.random.key(3))
+        k, target, dims, 12, setup.starts, setup.search))(jax.random.key(3))
     targets, rests = np.asarray(targets), np.asarray(rests)
     np.testing.assert_array_equal(targets + rests, np.broadcast_to(target, targets.shape))
     np.testing.assert_array_equal(np.asarray(bases), np.broadcast_to(np.eye(9), bases.shape))

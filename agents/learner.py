@@ -60,10 +60,12 @@ class LearnerSpec:
     demo_basis_prob: float
     value_weight: float
     signed_permutations: float  # chance an example is seen under random signed permutations
-    shared_permutation: bool  # one permutation for the three modes (cyclic structure kept)
+    shared_permutation: bool  # one permutation for the three modes (as selfplay.StartSpec's
+    #                           shared_basis: the cyclic structure of a square target kept)
 
 
-def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSpec:
+def learner_spec(config: AgentConfig, game_config: game.GameConfig,
+                 shared_permutation: bool) -> LearnerSpec:
     demo = round(config.batch_size * config.demo_fraction)
     solution = round(config.batch_size * config.solution_fraction)
     return LearnerSpec(game=game_config, demo_batch=demo, solution_batch=solution,
@@ -73,7 +75,7 @@ def learner_spec(config: AgentConfig, game_config: game.GameConfig) -> LearnerSp
                        demo_fixed_prob=config.demo_fixed_prob,
                        demo_basis_prob=config.demo_basis_prob, value_weight=config.value_weight,
                        signed_permutations=config.signed_permutations,
-                       shared_permutation=bool(config.symmetric or config.rotations))
+                       shared_permutation=shared_permutation)
 
 
 def make_optimizer(config: AgentConfig) -> optax.GradientTransformation:

@@ -76,11 +76,11 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
                         proposal_fixed_prob=config.demo_fixed_prob,
                         rotation_share=config.rotations, shape=tuple(shape))
     _, dims = game.pad_target(target, size)
+    starts = selfplay.start_spec(config, tuple(shape), seed)
     return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,
                     search=search, net=net,
-                    learner=learner_lib.learner_spec(config, game_config),
-                    starts=selfplay.start_spec(config, tuple(shape), seed), target=target,
-                    dims=dims)
+                    learner=learner_lib.learner_spec(config, game_config, starts.shared_basis),
+                    starts=starts, target=target, dims=dims)
 
 
 def init_params(setup: RunSetup, key: jax.Array) -> Any:

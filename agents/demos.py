@@ -86,12 +86,22 @@ def random_bases(key: jax.Array, dims: chex.Array, size: int, shared: bool,
                       for f in range(3)])
 
 
+def tensor_in_basis(tensor: chex.Array, bases: chex.Array) -> chex.Array:
+    """[S, S, S] ``tensor`` in the basis ``bases`` [3, S, S] (P, Q, R): T x1 P x2 Q x3 R."""
+    return jnp.einsum("ia,jb,kc,abc->ijk", bases[0], bases[1], bases[2], tensor)
+
+
+def moves_in_basis(moves: chex.Array, bases: chex.Array, config: game.GameConfig) -> chex.Array:
+    """Moves [R, 3, S] in the basis ``bases`` [3, S, S]: u -> Pu, v -> Qv, w -> Rw (reduced mod
+    2 over Z2; not canonicalised)."""
+    moved = jnp.einsum("fab,rfb->rfa", bases, moves)
+    return moved % 2 if config.field == "Z2" else moved
+
+
 def change_basis(terms: chex.Array, bases: chex.Array, config: game.GameConfig) -> chex.Array:
-    """Terms [R, 3, S] in the basis bases [3, S, S] (u -> Pu, v -> Qv, w -> Rw; canonical), or
+    """Terms [R, 3, S] in the basis bases [3, S, S] (``moves_in_basis``, canonical), or
     unchanged when an entry would leave the coefficient set."""
-    moved = jnp.einsum("fab,rfb->rfa", bases, terms)
-    if config.field == "Z2":
-        moved = moved % 2
+    moved = moves_in_basis(terms, bases, config)
     fits = jnp.all(jnp.isin(moved, jnp.asarray(config.coefficients)))
     moved = jax.vmap(lambda a: game.canonicalize(a, config))(moved)
     return jnp.where(fits, moved, terms)

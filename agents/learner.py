@@ -132,19 +132,16 @@ def permuted(key: jax.Array, targets: Targets, dims: chex.Array, spec: LearnerSp
                                                   steps=0))(jax.random.split(k_bases, count))
     pick = jax.random.bernoulli(k_pick, spec.signed_permutations, (count, 1, 1, 1))
     bases = jnp.where(pick, bases, jnp.eye(config.size, dtype=jnp.int32))  # [N, 3, S, S]
-    residual = jnp.einsum("nia,njb,nkc,nabc->nijk", bases[:, 0], bases[:, 1], bases[:, 2],
-                          targets.obs.residual)
+    residual = jax.vmap(demos.tensor_in_basis)(targets.obs.residual, bases)
+    if config.field == "Z2":
+        residual = residual % 2
 
     def moved(moves):  # [N, ..., 3, S]
         flat = moves.reshape(count, -1, 3, config.size)
-        out = jnp.einsum("nfab,nmfb->nmfa", bases, flat)
-        if config.field == "Z2":
-            out = out % 2
+        out = jax.vmap(lambda m, b: demos.moves_in_basis(m, b, config))(flat, bases)
         out = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, config)))(out)
         return out.reshape(moves.shape).astype(moves.dtype)
 
-    if config.field == "Z2":
-        residual = residual % 2
     obs = targets.obs.replace(residual=residual.astype(targets.obs.residual.dtype),
                               recent=moved(targets.obs.recent))
     return targets.replace(obs=obs, moves=moved(targets.moves))
@@ -161,7 +158,7 @@ def make_update(net: PolicyValueNet, optimizer: optax.GradientTransformation,
         policy, value = losses(net, params, targets, max_moves)
         return policy + spec.value_weight * value, (policy, value)
 
-    def update(params, opt_state, key, selfplay, solutions, dims, demo_weight=1.0):
+    def update(params, opt_state, key, selfplay, solutions, dims, demo_weight):
         if spec.signed_permutations:  # a key only then: runs without it keep their numbers
             key, k_permute = jax.random.split(key)
         supervised = supervised_targets(key, dims, solutions, spec, demo_weight)

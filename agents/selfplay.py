@@ -163,7 +163,7 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
         blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
         blocked = jax.random.bernoulli(k_blocked, starts.block_prob, (count, 1, 1, 1))
         games = jnp.where(blocked, blocks, games)
-    in_basis = jax.vmap(lambda b, t: jnp.einsum("ia,jb,kc,abc->ijk", b[0], b[1], b[2], t))
+    in_basis = jax.vmap(lambda b, t: demos.tensor_in_basis(t, b))
     targets = in_basis(bases, games)
     rests = in_basis(bases, jnp.broadcast_to(target, games.shape) - games)
     if config.field == "Z2":

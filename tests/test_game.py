@@ -1,5 +1,6 @@
 """TensorGame: jit/vmap over 1024 games against a NumPy reference, and property tests."""
 
+import dataclasses
 import functools
 import itertools
 
@@ -366,3 +367,43 @@ def test_symmetric_moves_keep_the_residual_symmetric_and_cost_one_or_three(seed)
     rotated = [jnp.asarray(np.roll(moves[1], k, axis=0)) for k in range(3)]
     canon = [np.asarray(game.canonicalize(a, SYMMETRIC)) for a in rotated]
     assert all(np.array_equal(c, canon[0]) for c in canon)
+
+
+def _reachable_script():
+    """experiments/reachable.py as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "reachable.py"
+    spec = importlib.util.spec_from_file_location("reachable_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reachable_finds_strassens_block_of_2x2x3_for_seven_moves_and_the_completion():
+    """Strassen's block plus the <2,2,1> rest: its 4 schoolbook terms are the completion's, so 7
+    moves reach rank 11 (replayed in the game), 5 moves cannot, and 11 moves end by either way
+    with at most 7 chosen; a scheme without fibre terms needs all its moves."""
+    reachable = _reachable_script()
+    scheme = compose.direct_sum(library.get(2, 2, 2), library.get(2, 2, 1), axis=2)
+    target, dims = game.pad_target(scheme.target(), 6)
+    actions = reachable.terms_of(scheme, 6)
+    fibres = reachable.fibre_terms(actions)
+    assert sorted(np.flatnonzero(fibres)) == [7, 8, 9, 10]  # direct_sum keeps Strassen's first
+    tail = reachable.jennrich_tail(actions, dims, 6)
+    assert 0 < len(tail) <= 6
+    way, played = reachable.cheapest(actions, fibres, tail, 7)
+    assert way == "completion" and sorted(played) == list(range(7))
+    config = game.GameConfig(size=6, max_moves=7, coefficients=(-2, -1, 0, 1, 2), endgame=6,
+                             completion=True)
+    assert reachable.replayed_rank(actions, played, target, dims, config) == 11
+    assert reachable.cheapest(actions, fibres, tail, 5) is None
+    way, played = reachable.cheapest(actions, fibres, tail, 11)
+    assert len(played) == min(7, 11 - len(tail))
+    config = dataclasses.replace(config, max_moves=11)
+    assert reachable.replayed_rank(actions, played, target, dims, config) == 11
+    strassen = reachable.terms_of(library.get(2, 2, 2), 4)
+    assert not reachable.fibre_terms(strassen).any()
+    assert reachable.cheapest(strassen, reachable.fibre_terms(strassen), (), 7)[1] == list(
+        range(7))

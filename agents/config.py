@@ -30,6 +30,9 @@ class AgentConfig:
     #                           target (agents.selfplay; needs the completion); such a game
     #                           teaches the policy only below the block's naive rank s^3
     block_size: int = 0  # s of those blocks; 0 = the target's smallest side
+    block_as_game: int = 0  # 1: a block game is the <s,s,s> game itself: the block's coordinates
+    #                         moved to the first s*s of each mode (<s,s,s>'s own layout) and
+    #                         its moves kept there, whatever block it is (agents.selfplay)
     basis_change_entries: int = 1  # largest |entry| of the random unimodular basis matrices
     basis_pool: int = 0  # > 0: games in a random basis pick one of this many fixed bases of the
     #                      run (AlphaTensor's fixed set); 0: a fresh basis per game
@@ -135,6 +138,8 @@ class AgentConfig:
             raise TensorgameError("config field block_games needs completion=1, the plain game "
                                   "and a block smaller than the target (block_size below the "
                                   "side of a square target)")
+        if self.block_as_game and not self.block_games:
+            raise TensorgameError("config field block_as_game needs block_games > 0")
         changes["block_size"] = side
         if self.policy_quantile and self.policy_below:
             raise TensorgameError("config fields policy_quantile and policy_below exclude each "
@@ -150,7 +155,8 @@ class AgentConfig:
 
 _RANGES = {  # field -> (minimum, maximum) for numbers
     "max_moves": (0, 512), "history": (0, 64), "basis_change_prob": (0.0, 1.0),
-    "block_games": (0.0, 1.0), "block_size": (0, 64), "policy_quantile": (0.0, 0.99),
+    "block_games": (0.0, 1.0), "block_size": (0, 64), "block_as_game": (0, 1),
+    "policy_quantile": (0.0, 0.99),
     "basis_change_entries": (1, 3), "basis_pool": (0, 1 << 30), "symmetric": (0, 1),
     "endgame": (0, 64),
     "completion": (0, 1),

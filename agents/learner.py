@@ -118,9 +118,9 @@ def supervised_targets(key: jax.Array, dims: chex.Array, solutions: Solutions,
                    returns=ret, mask=mask)
 
 
-def permuted(key: jax.Array, targets: Targets, dims: chex.Array, spec: LearnerSpec) -> Targets:
+def permuted(key: jax.Array, targets: Targets, spec: LearnerSpec) -> Targets:
     """Each example, with probability ``spec.signed_permutations``, under random signed
-    permutations (P, Q, R) of the coordinates of the three modes inside ``dims`` [3] (one matrix
+    permutations (P, Q, R) of the coordinates of the three modes inside its sizes (one matrix
     for all three with ``spec.shared_permutation``): the residual becomes R' = R x1 P x2 Q x3 R
     and every move u (x) v (x) w (recent and target) Pu (x) Qv (x) Rw, canonical. The state is
     equivalent (the same ranks and move costs, entries in the same coefficient set), so returns
@@ -128,8 +128,9 @@ def permuted(key: jax.Array, targets: Targets, dims: chex.Array, spec: LearnerSp
     config = spec.game
     count = targets.returns.shape[0]
     k_bases, k_pick = jax.random.split(key)
-    bases = jax.vmap(lambda k: demos.random_bases(k, dims, config.size, spec.shared_permutation,
-                                                  steps=0))(jax.random.split(k_bases, count))
+    bases = jax.vmap(lambda k, d: demos.random_bases(k, d, config.size, spec.shared_permutation,
+                                                     steps=0))(jax.random.split(k_bases, count),
+                                                               targets.obs.dims)
     pick = jax.random.bernoulli(k_pick, spec.signed_permutations, (count, 1, 1, 1))
     bases = jnp.where(pick, bases, jnp.eye(config.size, dtype=jnp.int32))  # [N, 3, S, S]
     residual = jax.vmap(demos.tensor_in_basis)(targets.obs.residual, bases)
@@ -165,7 +166,7 @@ def make_update(net: PolicyValueNet, optimizer: optax.GradientTransformation,
         targets = selfplay if supervised is None else jax.tree.map(
             lambda *x: jnp.concatenate(x), selfplay, supervised)
         if spec.signed_permutations:
-            targets = permuted(k_permute, targets, dims, spec)
+            targets = permuted(k_permute, targets, spec)
         (loss, (policy, value)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, targets)
         metrics = {"loss": loss, "policy_loss": policy, "value_loss": value}

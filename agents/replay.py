@@ -82,14 +82,16 @@ def rank_quantiles(replay: Replay, quantile: float) -> tuple[chex.Array, chex.Ar
 
 def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
            config: game.GameConfig, policy_below: chex.Numeric = 0,
-           block_below: chex.Numeric = 0) -> learner_lib.Targets:
+           block_below: chex.Numeric = 0, block_dims: chex.Array | None = None
+           ) -> learner_lib.Targets:
     """``batch`` training pairs for a target of sizes ``dims`` [3] (the key is consumed): a
     uniform filled game, a uniform move of it, one target move drawn from the search's visit
     distribution there. Targets are masked out while the ring is empty. ``policy_below`` > 0:
     only games on the target that cost fewer multiplications teach the policy; block games teach
     it only below ``block_below`` (> 0; the block's naive rank: its schoolbook would teach
     nothing the completion does not do, or ``rank_quantiles``); every game still teaches the
-    value."""
+    value. ``block_dims`` [3]: the sizes of block games played as their own game
+    (``selfplay.block_dims``), their observations' sizes."""
     k_game, k_move, k_pick = jax.random.split(key, 3)
     capacity = replay.counts.shape[0]
     filled = jnp.minimum(replay.added[0], capacity)
@@ -109,8 +111,10 @@ def sample(replay: Replay, key: jax.Array, batch: int, dims: chex.Array,
     target_move = replay.candidates[g, t, pick].astype(jnp.int32)  # [N, 3, S]
     below = jnp.where(replay.blocks[g], block_below, policy_below)
     teaches = (below == 0) | (replay.returns[g, 0] > -below)
-    obs = Observation(residual=residual, recent=recent, move_count=t,
-                      dims=jnp.broadcast_to(dims, (batch, 3)))
+    sizes = jnp.broadcast_to(dims, (batch, 3))
+    if block_dims is not None:
+        sizes = jnp.where(replay.blocks[g][:, None], block_dims, sizes)
+    obs = Observation(residual=residual, recent=recent, move_count=t, dims=sizes)
     return learner_lib.Targets(obs=obs, moves=target_move[:, None],
                                weights=teaches[:, None].astype(jnp.float32),
                                returns=replay.returns[g, t],

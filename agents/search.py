@@ -190,14 +190,22 @@ def with_rotations(logits: chex.Array, invalid: chex.Array, moves: chex.Array,
     (``game.rotate_in_block``; for a square target the cyclic shift (v, w, u) and (w, u, v) of
     the whole move), which with it make an orbit of a symmetry of the block, replace the last
     two of the K candidates with ``spec.rotation_share`` of the prior (``with_proposals``; none
-    before the first move, after a move its rotation fixes, or one wider than the block).
+    before the first move, after a move its rotation fixes, or one wider than the block). A
+    game whose sizes are not the target's is a block game in <s,s,s>'s own layout
+    (``selfplay.block_layout``), rotated by ``game.rotate``.
     Arguments and results as ``with_proposals``; states batched [B, ...]."""
     cfg = spec.game
+    n, m, p = spec.shape
+    own = jnp.any(states.dims != jnp.asarray([n * m, m * p, p * n]), axis=-1)  # [B]
     last = jnp.take_along_axis(states.moves, jnp.maximum(states.move_count - 1, 0)[:, None, None,
                                                                                  None], axis=1)
-    rotate = jax.vmap(lambda a: game.rotate_in_block(a, spec.shape))
-    once, fits = rotate(last[:, 0])  # [B, 3, S], [B]
-    rotations = jnp.stack([once, rotate(once)[0]], axis=1)  # [B, 2, 3, S]
+
+    def rotate(action, own_layout):  # [3, S], [] -> (rotated [3, S], fits [])
+        in_block, fits = game.rotate_in_block(action, spec.shape)
+        return jnp.where(own_layout, game.rotate(action), in_block), own_layout | fits
+
+    once, fits = jax.vmap(rotate)(last[:, 0], own)  # [B, 3, S], [B]
+    rotations = jnp.stack([once, jax.vmap(rotate)(once, own)[0]], axis=1)  # [B, 2, 3, S]
     rotations = jax.vmap(jax.vmap(lambda a: game.canonicalize(a, cfg)))(rotations)
     fixed = jnp.all(rotations[:, 0] == last[:, 0], axis=(-2, -1))
     first = (states.move_count == 0) | fixed | ~fits

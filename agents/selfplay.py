@@ -19,7 +19,11 @@ the target zeroed), a smaller game whose algorithms (Strassen's inside <2,2,3> o
 network learns first; the slot keeps what the target has beyond its block (``Actors.rests``):
 an ended block game is reported on the whole target (its residual plus that rest, its rank the
 moves plus the completion's fibres of it), so the host saves an algorithm of the block as one
-of the target.
+of the target. With ``block_as_game`` a block game is the <s,s,s> game itself: a permutation of
+each mode's coordinates (``block_layout``, kept as the game's basis, so the host maps its moves
+back like any basis change) puts the block at the first s*s coordinates in <s,s,s>'s own
+layout, and the game's sizes (s*s, s*s, s*s) keep its moves there; whichever block was drawn,
+the network sees the same game.
 
 ``play`` plays one batch of games from the start to the end (greedy evaluation, tests).
 """
@@ -52,6 +56,7 @@ class StartSpec:
     seed: int = 0  # the pool's
     block_prob: float = 0.0  # chance of a game on a random square block (``random_block``)
     block_side: int = 0
+    block_as_game: bool = False  # block games in <s,s,s>'s own layout (``block_layout``)
 
 
 def start_spec(config: AgentConfig, shape: tuple[int, int, int], seed: int) -> StartSpec:
@@ -60,7 +65,14 @@ def start_spec(config: AgentConfig, shape: tuple[int, int, int], seed: int) -> S
     return StartSpec(basis_prob=config.basis_change_prob, basis_pool=config.basis_pool,
                      basis_entries=config.basis_change_entries,
                      shared_basis=bool(config.symmetric or (config.rotations and square)),
-                     seed=seed, block_prob=config.block_games, block_side=config.block_size)
+                     seed=seed, block_prob=config.block_games, block_side=config.block_size,
+                     block_as_game=bool(config.block_as_game))
+
+
+def block_dims(starts: StartSpec) -> chex.Array | None:
+    """[3] int32: the sizes of a block game played as its own game (None unless
+    ``block_as_game``)."""
+    return jnp.full(3, starts.block_side ** 2, jnp.int32) if starts.block_as_game else None
 
 
 _POOL_STREAM = 0x62617365  # the pool's keys: fold_in(fold_in(key(seed), this), i)
@@ -119,22 +131,53 @@ class Trajectories:
     active: chex.Array  # [T, B] bool: the game was still running before move t
 
 
-def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: int
-                 ) -> chex.Array:
-    """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>: ``side``
-    (s <= min(n, m, p)) rows I, inner indices K and columns J, each drawn uniformly (the key is
-    consumed); of a square target one draw for all three (I = K = J, a block the cyclic
-    rotations of ``search.with_rotations`` keep). The target times the masks (u on I x K, v on
-    K x J, w on J x I) is <s,s,s> on them."""
+def block_choice(key: jax.Array, shape: tuple[int, int, int], side: int
+                 ) -> tuple[chex.Array, chex.Array, chex.Array]:
+    """A random square block of <n,m,p>: ``side`` (s <= min(n, m, p)) rows I, inner indices K
+    and columns J, each drawn uniformly, as bool masks ([n], [m], [p]; the key is consumed); of
+    a square target one draw for all three (I = K = J, a block the cyclic rotations of
+    ``search.with_rotations`` keep)."""
     keys = jax.random.split(key, 3)
     if shape[0] == shape[1] == shape[2]:
         keys = jnp.stack([keys[0]] * 3)
-    rows, inner, cols = (jnp.argsort(jnp.argsort(jax.random.uniform(k, (length,)))) < side
-                         for k, length in zip(keys, shape))
+    return tuple(jnp.argsort(jnp.argsort(jax.random.uniform(k, (length,)))) < side
+                 for k, length in zip(keys, shape))
 
-    def mode(left, right):  # [a], [b] -> [S]: the pairs inside the block, padded
-        inside = (left[:, None] & right[None, :]).ravel().astype(jnp.int32)
-        return jnp.zeros(size, jnp.int32).at[: inside.size].set(inside)
+
+def _pairs(left: chex.Array, right: chex.Array) -> chex.Array:
+    """[a * b] bool: the pairs (x, y) of a mode's coordinates (x * b + y) inside the block."""
+    return (left[:, None] & right[None, :]).ravel()
+
+
+def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: int
+                 ) -> chex.Array:
+    """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>
+    (``block_choice``; the key is consumed). The target times the masks (u on I x K, v on
+    K x J, w on J x I) is <s,s,s> on them."""
+    rows, inner, cols = block_choice(key, shape, side)
+
+    def mode(left, right):  # [S]: the pairs inside the block, padded
+        return jnp.zeros(size, jnp.int32).at[: left.size * right.size].set(
+            _pairs(left, right).astype(jnp.int32))
+
+    return jnp.stack([mode(rows, inner), mode(inner, cols), mode(cols, rows)])
+
+
+def block_layout(rows: chex.Array, inner: chex.Array, cols: chex.Array, size: int
+                 ) -> chex.Array:
+    """[3, S, S] int32 permutation matrices (a basis for ``demos.tensor_in_basis``) that move a
+    block (``block_choice``'s masks, s indices each) to the first s*s coordinates of each mode
+    in <s,s,s>'s layout: u's (i, k) to i'*s + k', v's (k, j) to k'*s + j', w's (j, i) to
+    j'*s + i', where i' is i's place among the block's rows (and so on); the other coordinates
+    follow in their order and the padding stays. The block of the target becomes <s,s,s>."""
+    side = jnp.sum(rows)
+
+    def mode(left, right):  # [S(new), S(old)]
+        inside = _pairs(left, right)
+        local = ((jnp.cumsum(left) - 1)[:, None] * side + (jnp.cumsum(right) - 1)[None, :])
+        position = jnp.where(inside, local.ravel(), side * side + jnp.cumsum(~inside) - 1)
+        position = jnp.concatenate([position, jnp.arange(inside.size, size)])
+        return jax.nn.one_hot(position, size, dtype=jnp.int32).T
 
     return jnp.stack([mode(rows, inner), mode(inner, cols), mode(cols, rows)])
 
@@ -143,7 +186,8 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
               starts: StartSpec, spec: SearchSpec):
     """``count`` start states on ``target`` [S, S, S], each on a random square block
     (``random_block``) with probability ``starts.block_prob`` and in a random basis with
-    probability ``starts.basis_prob`` (the key is consumed). Returns (states, targets
+    probability ``starts.basis_prob`` (the key is consumed; with ``starts.block_as_game`` a
+    block game's basis is its ``block_layout`` and its sizes the block's). Returns (states, targets
     [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus
     the game's)."""
     config = spec.game
@@ -157,18 +201,26 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
     else:
         bases = identity
     games = jnp.broadcast_to(target, (count,) + target.shape)
+    game_dims = jnp.broadcast_to(dims, (count, 3))
     if starts.block_prob > 0:
+        block_keys = jax.random.split(k_block, count)
         masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size, starts.block_side))(
-            jax.random.split(k_block, count))  # [N, 3, S]
+            block_keys)  # [N, 3, S]
         blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
         blocked = jax.random.bernoulli(k_blocked, starts.block_prob, (count, 1, 1, 1))
         games = jnp.where(blocked, blocks, games)
+        if starts.block_as_game:  # the same draws as the masks': the layout of that block
+            layouts = jax.vmap(lambda k: block_layout(*block_choice(k, spec.shape,
+                                                                    starts.block_side),
+                                                      config.size))(block_keys)
+            bases = jnp.where(blocked, layouts, bases)
+            game_dims = jnp.where(blocked[:, :, 0, 0], block_dims(starts), game_dims)
     in_basis = jax.vmap(lambda b, t: demos.tensor_in_basis(t, b))
     targets = in_basis(bases, games)
     rests = in_basis(bases, jnp.broadcast_to(target, games.shape) - games)
     if config.field == "Z2":
         targets, rests = targets % 2, rests % 2
-    states = jax.vmap(lambda t: game.init(t, dims, config))(targets)
+    states = jax.vmap(lambda t, d: game.init(t, d, config))(targets, game_dims)
     return states, targets, bases, rests
 
 

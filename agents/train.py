@@ -121,7 +121,7 @@ def make_learn_fn(setup: RunSetup, mesh: Mesh, optimizer) -> Callable:
             params, opt_state, totals = carry
             k_replay, k_update = jax.random.split(jax.random.fold_in(key, i))
             targets = replay_lib.sample(replay, k_replay, selfplay_batch, dims, setup.game,
-                                        below, block_below)
+                                        below, block_below, selfplay.block_dims(setup.starts))
             targets = targets.replace(mask=targets.mask * use_replay)
             params, opt_state, metrics = update(params, opt_state, k_update, targets,
                                                 solutions, dims, demo_weight)

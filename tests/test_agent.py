@@ -547,6 +547,106 @@ def test_block_games_of_a_square_target():
         assert len(rows) == 2 and np.array_equal(rows, inner) and np.array_equal(rows, cols)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 3), (3, 3, 3)])
+def test_block_games_played_as_their_own_game(shape):
+    """block_as_game: every block game starts from <2,2,2> itself at the first 4 coordinates of
+    each mode, with sizes (4, 4, 4), in a basis of permutation matrices that maps the target to
+    that block plus what the slot keeps beyond it; every block is drawn."""
+    from agents.demos import tensor_in_basis
+    from agents.selfplay import new_games
+
+    config = make_config({**TINY, "completion": 1, "block_games": 1.0, "block_size": 2,
+                          "block_as_game": 1, "max_moves": 7})
+    setup = make_setup(shape, "Z", config, seed=0)
+    size = setup.game.size
+    target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, size))
+    states, targets, bases, rests = jax.jit(lambda k: new_games(
+        k, target, dims, 64, setup.starts, setup.search))(jax.random.key(3))
+    strassen_game = game.pad_target(matmul_tensor(2, 2, 2), size)[0]
+    np.testing.assert_array_equal(np.asarray(targets),
+                                  np.broadcast_to(strassen_game, targets.shape))
+    np.testing.assert_array_equal(np.asarray(states.dims), np.full((64, 3), 4))
+    bases = np.asarray(bases)
+    assert np.all(bases.sum(axis=-1) == 1) and np.all(bases.sum(axis=-2) == 1)
+    np.testing.assert_array_equal(np.asarray(targets) + np.asarray(rests),
+                                  np.asarray(jax.vmap(lambda b: tensor_in_basis(target, b))(
+                                      jnp.asarray(bases))))
+    n, m, p = shape
+    expected = math.comb(n, 2) if n == m == p else math.comb(n, 2) * math.comb(m, 2) * math.comb(
+        p, 2)
+    assert len({b.tobytes() for b in bases}) == expected
+    with pytest.raises(TensorgameError, match="block_as_game"):
+        make_config({"block_as_game": 1, "completion": 1}).resolved(shape, "Z")
+
+
+def test_a_block_game_in_its_own_layout_is_saved_on_the_target(tmp_path):
+    """<2,2,3> with block_as_game: a short run's games all verify on the target; a block game's
+    rotations are the plain cyclic shift of its own layout; Strassen's seven moves played in
+    that layout, in the basis of the block of columns 1 and 2, are mapped back and saved as a
+    verified rank-11 algorithm of the target; a block game's replayed pairs carry its sizes."""
+    from agents import replay as replay_lib
+    from agents.selfplay import Ended, block_dims, block_layout
+    from agents.train import Trainer
+    from tensorgame import io, library
+
+    config = make_config({**TINY, "max_moves": 3, "completion": 1, "pretrain_steps": 2,
+                          "updates_per_batch": 1, "eval_every": 100, "eval_games": 2,
+                          "block_games": 0.5, "block_as_game": 1, "rotations": 0.4})
+    setup = make_setup((2, 2, 3), "Z", config, seed=0)
+    seen = []
+    trainer = Trainer(setup, tmp_path, None, log=lambda _: None)
+    trainer.run(None, seen.append, max_iterations=2)
+    assert all(m["residual_games"] == 0 and m["solved_fraction"] == 1.0 for m in seen)
+    assert sum(sum(m["block_ranks"].values()) for m in seen) > 0
+    assert all(int(r) >= 11 for m in seen for r in [*m["ranks"], *m["block_ranks"]])
+    for path in sorted((tmp_path / "found").glob("*.json")):
+        assert verify(io.load(path)).valid
+
+    cfg = setup.game
+    strassen = library.get(2, 2, 2)
+    moves = np.zeros((7, 3, 6), np.int32)
+    for axis, factor in enumerate((strassen.u, strassen.v, strassen.w)):
+        moves[:, axis, :4] = factor
+    own = game.init(jnp.asarray(game.pad_target(matmul_tensor(2, 2, 2), 6)[0]),
+                    block_dims(setup.starts), cfg)
+    loose = next(t for t in moves if not np.array_equal(  # a term its rotation does not fix
+        game.canonicalize(jnp.asarray(t[[1, 2, 0]]), cfg), game.canonicalize(jnp.asarray(t), cfg)))
+    first = game.step(own, jnp.asarray(loose), cfg)[0]
+    states = jax.tree.map(lambda a: a[None], first)
+    params = init_params(setup, jax.random.key(0))
+    _, invalid, _, candidates = jax.jit(lambda p, s, k: expand(setup.net, p, s, k, setup.search))(
+        params, states, jax.random.key(1))
+    played = np.asarray(first.moves[0])
+    rotated = [game.canonicalize(jnp.asarray(played[[1, 2, 0]]), cfg),
+               game.canonicalize(jnp.asarray(played[[2, 0, 1]]), cfg)]
+    assert all(np.array_equal(candidates[0, -2 + i], r) for i, r in enumerate(rotated))
+    assert not np.asarray(invalid)[0, -2:].any()
+
+    rows, inner, cols = jnp.array([1, 1], bool), jnp.array([1, 1], bool), jnp.array([0, 1, 1],
+                                                                                    bool)
+    basis = np.asarray(block_layout(rows, inner, cols, 6))
+    in_layout = np.einsum("ia,jb,kc,abc->ijk", *basis, game.pad_target(matmul_tensor(2, 2, 3),
+                                                                       6)[0])
+    strassen_block = np.einsum("ri,rj,rk->ijk", moves[:, 0], moves[:, 1], moves[:, 2])
+    ended = Ended(ended=np.ones((1, 1), bool), solved=np.ones((1, 1), bool),
+                  rank=np.full((1, 1), 11), count=np.full((1, 1), 7),
+                  residual=(in_layout - strassen_block)[None, None].astype(np.int32),
+                  block=np.ones((1, 1), bool), moves=moves[None, None].astype(np.int8),
+                  bases=basis[None, None].astype(np.int32))
+    trainer.progress.best_rank = 0
+    ranks, blocks = trainer._collect(ended, 0.0)
+    assert ranks.tolist() == [11] and blocks.tolist() == [True]
+    best = [io.load(path) for path in (tmp_path / "found").glob("*rank11*.json")]
+    assert best and all(f.meta["block_game_completed"] and verify(f).valid for f in best)
+
+    ring = replay_lib.empty(2, cfg, samples=setup.search.samples)
+    ring = ring.replace(added=jnp.ones_like(ring.added), counts=ring.counts.at[0].set(1),
+                        blocks=ring.blocks.at[0].set(True))
+    sample = replay_lib.sample(ring, jax.random.key(0), 4, jnp.asarray(setup.dims), cfg,
+                               block_dims=block_dims(setup.starts))
+    np.testing.assert_array_equal(np.asarray(sample.obs.dims), np.full((4, 3), 4))
+
+
 def test_block_game_config_errors():
     """block_size defaults to the smallest side; a block as large as a square target, one
     wider than the smallest side, the symmetric game or no completion are one-line errors."""
@@ -783,7 +883,7 @@ def test_signed_permutations_give_equivalent_states(shape, symmetric):
                       dims=jnp.broadcast_to(dims, (count, 3)))
     targets = Targets(obs=obs, moves=terms[:, :1], weights=jnp.ones((count, 1)),
                       returns=-jnp.full(count, 2.0), mask=jnp.ones(count))
-    out = jax.jit(lambda k, t: permuted(k, t, dims, spec))(jax.random.key(2), targets)
+    out = jax.jit(lambda k, t: permuted(k, t, spec))(jax.random.key(2), targets)
     move, last = out.moves[:, 0], out.obs.recent[:, 0]
     np.testing.assert_array_equal(out.obs.residual, tensor(move[:, None])[:, 0] +
                                   tensor(last[:, None])[:, 0])

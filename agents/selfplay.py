@@ -187,17 +187,17 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
     """``count`` start states on ``target`` [S, S, S], each on a random square block
     (``random_block``) with probability ``starts.block_prob`` and in a random basis with
     probability ``starts.basis_prob`` (the key is consumed; with ``starts.block_as_game`` a
-    block game's basis is its ``block_layout`` and its sizes the block's). Returns (states, targets
+    block game's basis is its ``block_layout``, followed with ``starts.basis_prob`` by a basis
+    of the <s,s,s> game with one matrix for its three modes, and its sizes the block's). Returns (states, targets
     [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus
     the game's)."""
     config = spec.game
     k_basis, k_pick, k_block, k_blocked = jax.random.split(key, 4)
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +
                                 (config.size,) * 2)
+    pick = jax.random.bernoulli(k_pick, starts.basis_prob, (count, 1, 1, 1))
     if starts.basis_prob > 0:
-        random = game_bases(k_basis, dims, count, starts, config)
-        pick = jax.random.bernoulli(k_pick, starts.basis_prob, (count, 1, 1, 1))
-        bases = jnp.where(pick, random, identity)
+        bases = jnp.where(pick, game_bases(k_basis, dims, count, starts, config), identity)
     else:
         bases = identity
     games = jnp.broadcast_to(target, (count,) + target.shape)
@@ -213,6 +213,10 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
             layouts = jax.vmap(lambda k: block_layout(*block_choice(k, spec.shape,
                                                                     starts.block_side),
                                                       config.size))(block_keys)
+            if starts.basis_prob > 0:  # then a basis of the <s,s,s> game (A = B = C)
+                own = game_bases(jax.random.fold_in(k_basis, 1), block_dims(starts), count,
+                                 dataclasses.replace(starts, shared_basis=True), config)
+                layouts = jnp.einsum("nfab,nfbc->nfac", jnp.where(pick, own, identity), layouts)
             bases = jnp.where(blocked, layouts, bases)
             game_dims = jnp.where(blocked[:, :, 0, 0], block_dims(starts), game_dims)
     in_basis = jax.vmap(lambda b, t: demos.tensor_in_basis(t, b))

@@ -547,30 +547,41 @@ def test_block_games_of_a_square_target():
         assert len(rows) == 2 and np.array_equal(rows, inner) and np.array_equal(rows, cols)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 3), (3, 3, 3)])
-def test_block_games_played_as_their_own_game(shape):
+@pytest.mark.parametrize("shape,bases_too", [((2, 3, 3), False), ((3, 3, 3), False),
+                                             ((2, 3, 3), True)])
+def test_block_games_played_as_their_own_game(shape, bases_too):
     """block_as_game: every block game starts from <2,2,2> itself at the first 4 coordinates of
     each mode, with sizes (4, 4, 4), in a basis of permutation matrices that maps the target to
-    that block plus what the slot keeps beyond it; every block is drawn."""
+    that block plus what the slot keeps beyond it; every block is drawn. With random bases too,
+    a block game plays <2,2,2> in a basis of its own (one matrix for its three modes, so its
+    tensor stays cyclic-symmetric), still inside the first 4 coordinates."""
     from agents.demos import tensor_in_basis
     from agents.selfplay import new_games
 
     config = make_config({**TINY, "completion": 1, "block_games": 1.0, "block_size": 2,
-                          "block_as_game": 1, "max_moves": 7})
+                          "block_as_game": 1, "max_moves": 7,
+                          "basis_change_prob": 1.0 * bases_too})
     setup = make_setup(shape, "Z", config, seed=0)
     size = setup.game.size
     target, dims = (jnp.asarray(x) for x in game.pad_target(setup.target, size))
     states, targets, bases, rests = jax.jit(lambda k: new_games(
         k, target, dims, 64, setup.starts, setup.search))(jax.random.key(3))
-    strassen_game = game.pad_target(matmul_tensor(2, 2, 2), size)[0]
-    np.testing.assert_array_equal(np.asarray(targets),
-                                  np.broadcast_to(strassen_game, targets.shape))
+    targets, bases = np.asarray(targets), np.asarray(bases)
     np.testing.assert_array_equal(np.asarray(states.dims), np.full((64, 3), 4))
-    bases = np.asarray(bases)
-    assert np.all(bases.sum(axis=-1) == 1) and np.all(bases.sum(axis=-2) == 1)
-    np.testing.assert_array_equal(np.asarray(targets) + np.asarray(rests),
+    np.testing.assert_array_equal(targets + np.asarray(rests),
                                   np.asarray(jax.vmap(lambda b: tensor_in_basis(target, b))(
                                       jnp.asarray(bases))))
+    if bases_too:
+        assert not targets[:, 4:].any() and not targets[:, :, 4:].any()
+        assert not targets[:, :, :, 4:].any()
+        np.testing.assert_array_equal(targets, targets.transpose(0, 2, 3, 1))
+        assert np.all(np.round(np.linalg.det(bases.astype(float))) ** 2 == 1)
+        strassen_game = game.pad_target(matmul_tensor(2, 2, 2), size)[0]
+        assert sum(np.array_equal(t, strassen_game) for t in targets) < 16
+        return
+    strassen_game = game.pad_target(matmul_tensor(2, 2, 2), size)[0]
+    np.testing.assert_array_equal(targets, np.broadcast_to(strassen_game, targets.shape))
+    assert np.all(bases.sum(axis=-1) == 1) and np.all(bases.sum(axis=-2) == 1)
     n, m, p = shape
     expected = math.comb(n, 2) if n == m == p else math.comb(n, 2) * math.comb(m, 2) * math.comb(
         p, 2)

@@ -188,9 +188,9 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
     (``random_block``) with probability ``starts.block_prob`` and in a random basis with
     probability ``starts.basis_prob`` (the key is consumed; with ``starts.block_as_game`` a
     block game's basis is its ``block_layout``, followed with ``starts.basis_prob`` by a basis
-    of the <s,s,s> game with one matrix for its three modes, and its sizes the block's). Returns (states, targets
-    [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole target in that basis minus
-    the game's)."""
+    of the <s,s,s> game with one matrix for its three modes, and its sizes the block's).
+    Returns (states, targets [N, S, S, S], bases [N, 3, S, S], rests [N, S, S, S]: the whole
+    target in that basis minus the game's)."""
     config = spec.game
     k_basis, k_pick, k_block, k_blocked = jax.random.split(key, 4)
     identity = jnp.broadcast_to(jnp.eye(config.size, dtype=jnp.int32), (count, 3) +

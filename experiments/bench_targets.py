@@ -5,7 +5,8 @@
 
 Each (target, seed) runs `tensorgame train` in a fresh process with an empty JAX compilation
 cache: experiments/larger.py for rectangular targets (in their own basis, with rotations in the
-leading square block, 80% of the games on random <2,2,2> blocks), the cyclic-symmetric game of
+leading square block, 80% of the games on random <2,2,2> blocks played as the <2,2,2> game
+itself, ``block_as_game``), the cyclic-symmetric game of
 experiments/symmetric.py for square ones, both with the settings of ``target_settings`` (the
 completion after ``COMPLETION_MOVES`` moves, so every game is an algorithm, 1,500 demonstration
 updates before self-play, the exact endgame up to the rank Jennrich's method can take, stop at
@@ -13,11 +14,13 @@ the best known rank) and any ``--set`` on top. Older rows in results/agent_targe
 other settings: "full" those of commit d2b49eb (no completion, the naive move limit, only games
 below the naive rank teaching the policy, half the rectangular games in a random basis, no
 rotations), "completion" those of commit 821c223 (no block games, every game teaching the
-policy). ``--parallel N`` runs N processes side by side (each row records it: they share the
-machine). A row is appended to results/agent_targets.csv (or ``--output``) as each run ends, so a
-cut-off benchmark keeps its finished runs; curves go to results/agent_targets_<run>.png and runs
-to runs/targets_<run>, <run> = <label>_<target>_<field>_s<seed> (before the completion rows:
-without the label). Times count from process start (imports and compilation included).
+policy), "blocks" / "ranked" and the labels of 2026-12-03 before "own-blocks" those without
+``block_as_game``. ``--parallel N`` runs N processes side by side (each row records it: they
+share the machine). A row is appended to results/agent_targets.csv (or ``--output``) as each
+run ends, so a cut-off benchmark keeps its finished runs; curves go to
+results/agent_targets_<run>.png and runs to runs/targets_<run>, <run> =
+<label>_<target>_<field>_s<seed> (before the completion rows: without the label). Times count
+from process start (imports and compilation included).
 """
 
 from __future__ import annotations
@@ -59,9 +62,10 @@ def target_settings(target: str) -> tuple[str, list[str]]:
             "games=64", "policy_below=0"]  # every game teaches the policy
     return str(ROOT / "experiments" / "larger.py"), settings + [
         "basis_change_prob=0.0", "rotations=0.5",  # orbits of the leading square block
-        # Most games on a random <2,2,2> block, which teach the policy only below its naive
-        # rank 8 (Strassen's seven); the games on the target only below n*m*p.
-        "block_games=0.8", "block_size=2", f"policy_below={n * m * p}"]
+        # Most games on a random <2,2,2> block, played as <2,2,2> itself (its own layout and
+        # sizes), which teach the policy only below its naive rank 8 (Strassen's seven); the
+        # games on the target only below n*m*p.
+        "block_games=0.8", "block_size=2", "block_as_game=1", f"policy_below={n * m * p}"]
 
 
 def run_one(target: str, field: str, seed: int, budget: float, config: str, label: str,

@@ -10,7 +10,8 @@ itself, ``block_as_game``), the cyclic-symmetric game of
 experiments/symmetric.py for square ones, both with the settings of ``target_settings`` (the
 completion after ``COMPLETION_MOVES`` moves, so every game is an algorithm, 1,500 demonstration
 updates before self-play, the exact endgame up to the rank Jennrich's method can take, stop at
-the best known rank) and any ``--set`` on top. Older rows in results/agent_targets.csv used
+the best known rank) and any ``--set`` on top; ``--plain`` plays square targets like
+rectangular ones. Older rows in results/agent_targets.csv used
 other settings: "full" those of commit d2b49eb (no completion, the naive move limit, only games
 below the naive rank teaching the policy, half the rectangular games in a random basis, no
 rotations), "completion" those of commit 821c223 (no block games, every game teaching the
@@ -47,8 +48,9 @@ BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "
 COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 7, "3,3,3": 7}
 
 
-def target_settings(target: str) -> tuple[str, list[str]]:
-    """The config file and ``field=value`` settings a target is benchmarked with."""
+def target_settings(target: str, plain: bool = False) -> tuple[str, list[str]]:
+    """The config file and ``field=value`` settings a target is benchmarked with (``plain``: a
+    square target too in the plain game with block games, as a rectangular one)."""
     n, m, p = (int(x) for x in target.split(","))
     modes = sorted((n * m, m * p, p * n))
     settings = ["pretrain_steps=1500",
@@ -57,7 +59,7 @@ def target_settings(target: str) -> tuple[str, list[str]]:
                 # Every game is an algorithm: after max_moves moves the completion plays the
                 # schoolbook rest (one term per fibre).
                 "completion=1", f"max_moves={COMPLETION_MOVES.get(target, 0)}"]
-    if n == m == p:
+    if n == m == p and not plain:
         return str(ROOT / "experiments" / "symmetric.py"), settings + [
             "games=64", "policy_below=0"]  # every game teaches the policy
     return str(ROOT / "experiments" / "larger.py"), settings + [
@@ -118,6 +120,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a config field on top of the target's settings")
     parser.add_argument("--label", default="full")
+    parser.add_argument("--plain", action="store_true",
+                        help="square targets in the plain game with <2,2,2> block games too")
     parser.add_argument("--tuning", action="store_true",
                         help="keep results/ untouched but for --output (tuning seeds)")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_targets.csv"))
@@ -129,7 +133,7 @@ def main() -> None:
 
     def run(job: tuple[str, str, int]) -> None:
         target, field, seed = job
-        config_file, settings = target_settings(target)
+        config_file, settings = target_settings(target, args.plain)
         config = with_overrides(config_file, settings + args.set)
         row = run_one(target, field, seed, args.budget, config, args.label, args.parallel,
                       args.tuning)

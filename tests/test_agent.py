@@ -606,7 +606,7 @@ def test_a_block_game_in_its_own_layout_is_saved_on_the_target(tmp_path):
     setup = make_setup((2, 2, 3), "Z", config, seed=0)
     seen = []
     trainer = Trainer(setup, tmp_path, None, log=lambda _: None)
-    trainer.run(None, seen.append, max_iterations=2)
+    trainer.run(None, seen.append, max_iterations=1)
     assert all(m["residual_games"] == 0 and m["solved_fraction"] == 1.0 for m in seen)
     assert sum(sum(m["block_ranks"].values()) for m in seen) > 0
     assert all(int(r) >= 11 for m in seen for r in [*m["ranks"], *m["block_ranks"]])

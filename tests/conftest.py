@@ -1,7 +1,10 @@
+import importlib.util
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", max_examples=30, deadline=None, print_blob=True)
@@ -32,3 +35,17 @@ def pytest_unconfigure(config):
     cache = getattr(config, "_tensorgame_cache", None)
     if cache:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture
+def experiment_script():
+    """A loader of experiments/<name>.py as a module (the scripts are not a package)."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parent.parent / "experiments" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

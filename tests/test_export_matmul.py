@@ -226,21 +226,11 @@ def test_alternate_runs_every_call_in_turn_after_a_warm_up_round():
     assert timing.pair_quartiles([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5) == (2.0, 4.0)
 
 
-def bench_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "experiments" / "bench_kernels.py"
-    spec = importlib.util.spec_from_file_location("bench_kernels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_times_auto_only_where_it_runs_an_algorithm(tmp_path, monkeypatch):
+def test_benchmark_times_auto_only_where_it_runs_an_algorithm(tmp_path, monkeypatch,
+                                                               experiment_script):
     """Where "auto" runs native its row is native plus the measured dispatch cost (not a noisy
     native-vs-native timing); where it runs an algorithm it is timed like every kernel."""
-    bench = bench_script()
+    bench = experiment_script("bench_kernels")
     monkeypatch.setenv("TENSORGAME_CROSSOVER", str(tmp_path / "crossover.json"))
     monkeypatch.setattr(crossover, "RECHECK", 0.0)
     rules = [dict(dtype="float32", threads=1, min_size=128, algorithm="strassen", levels=1)]
@@ -259,8 +249,8 @@ def test_benchmark_times_auto_only_where_it_runs_an_algorithm(tmp_path, monkeypa
             assert 0 < auto["speedup"] < 1 and auto["kernel_s"] > auto["native_s"]
 
 
-def test_report_gives_one_section_per_run_and_flags_slow_auto_rows(tmp_path):
-    bench = bench_script()
+def test_report_gives_one_section_per_run_and_flags_slow_auto_rows(tmp_path, experiment_script):
+    bench = experiment_script("bench_kernels")
     row = dict(section="cpu", dtype="float32", threads=1, shape="64x64x64", size=64,
                native_s=1.0, native_error=1e-7, kernel="auto", note="auto runs strassen L=1",
                pairs=3, kernel_s=1.1, speedup=0.95, cpu_speedup=0.96, cpu_quartiles=[0.9, 1.0],

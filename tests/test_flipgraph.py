@@ -461,23 +461,18 @@ def test_a_cpu_budget_ends_a_search_and_is_reported():
     assert found and cpu == sorted(cpu) and cpu[-1] <= end.cpu_seconds
 
 
-def _ranks_script(monkeypatch, tmp_path):
+@pytest.fixture
+def ranks_script(experiment_script, monkeypatch, tmp_path):
     """experiments/ranks.py as a module, writing into ``tmp_path`` instead of results/."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "experiments" / "ranks.py"
-    spec = importlib.util.spec_from_file_location("ranks_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = experiment_script("ranks")
     monkeypatch.setattr(module, "RESULTS", tmp_path)
     return module
 
 
-def test_ranks_seeds_runs_each_seed_with_a_cpu_budget_and_tabulates(monkeypatch, tmp_path):
+def test_ranks_seeds_runs_each_seed_with_a_cpu_budget_and_tabulates(ranks_script, tmp_path):
     from tensorgame import io
 
-    ranks = _ranks_script(monkeypatch, tmp_path)
+    ranks = ranks_script
     ranks.run_seeds([1, 2], "2x2x2", scale=0.05, redo=False)  # 1 CPU s per walk at most
     data = json.loads((tmp_path / ranks.SEEDS_FILE).read_text())
     assert sorted(data["2x2x2"]) == ["1", "2"]
@@ -493,8 +488,8 @@ def test_ranks_seeds_runs_each_seed_with_a_cpu_budget_and_tabulates(monkeypatch,
     assert "| 2x2x2 | Z2 | 7 | **7** | 7 |" in table and "| 2x2x2 | Z | 7 | **7** | 7 |" in table
 
 
-def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(monkeypatch, tmp_path):
-    ranks = _ranks_script(monkeypatch, tmp_path)
+def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(ranks_script, tmp_path):
+    ranks = ranks_script
 
     def row(seed, z2, z2_time, z):
         return {"shape": [4, 4, 4], "seed": seed, "budget_z2_cpu_s": 300, "z2_rank": z2,
@@ -516,8 +511,8 @@ def test_ranks_seeds_table_counts_seeds_that_miss_as_past_the_budget(monkeypatch
     assert "| budget (1 of 3 seeds reach it) |" in z2
 
 
-def test_ranks_records_walks_from_the_catalog_scheme_and_checks_a_record_twice(monkeypatch,
-                                                                               tmp_path):
+def test_ranks_records_walks_from_the_catalog_scheme_and_checks_a_record_twice(
+        ranks_script, monkeypatch, tmp_path):
     """``--records`` on a monkeypatched catalog: 2x2x3 at rank 11 (optimal: no record) and a fake
     entry that lists the naive 2x2x4 (rank 16) as the best known, which the walk beats at once:
     that scheme is verified by ours and the independent check, saved and lifted to Z."""
@@ -525,7 +520,7 @@ def test_ranks_records_walks_from_the_catalog_scheme_and_checks_a_record_twice(m
     from tensorgame import io
     from tensorgame.library import naive
 
-    ranks = _ranks_script(monkeypatch, tmp_path)
+    ranks = ranks_script
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     source = ranks.CATALOG / "2x2x3_m11_ZT.json"

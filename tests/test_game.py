@@ -369,23 +369,12 @@ def test_symmetric_moves_keep_the_residual_symmetric_and_cost_one_or_three(seed)
     assert all(np.array_equal(c, canon[0]) for c in canon)
 
 
-def _reachable_script():
-    """experiments/reachable.py as a module."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "experiments" / "reachable.py"
-    spec = importlib.util.spec_from_file_location("reachable_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_reachable_finds_strassens_block_of_2x2x3_for_seven_moves_and_the_completion():
+def test_reachable_finds_strassens_block_of_2x2x3_for_seven_moves_and_the_completion(
+        experiment_script):
     """Strassen's block plus the <2,2,1> rest: its 4 schoolbook terms are the completion's, so 7
     moves reach rank 11 (replayed in the game), 5 moves cannot, and 11 moves end by either way
     with at most 7 chosen; a scheme without fibre terms needs all its moves."""
-    reachable = _reachable_script()
+    reachable = experiment_script("reachable")
     scheme = compose.direct_sum(library.get(2, 2, 2), library.get(2, 2, 1), axis=2)
     target, dims = game.pad_target(scheme.target(), 6)
     actions = reachable.terms_of(scheme, 6)

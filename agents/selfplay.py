@@ -152,9 +152,14 @@ def _pairs(left: chex.Array, right: chex.Array) -> chex.Array:
 def random_block(key: jax.Array, shape: tuple[int, int, int], size: int, side: int
                  ) -> chex.Array:
     """[3, S] int32 0/1 masks of the three modes for a random square block of <n,m,p>
-    (``block_choice``; the key is consumed). The target times the masks (u on I x K, v on
-    K x J, w on J x I) is <s,s,s> on them."""
-    rows, inner, cols = block_choice(key, shape, side)
+    (``block_choice``; the key is consumed): ``block_masks`` of it."""
+    return block_masks(*block_choice(key, shape, side), size)
+
+
+def block_masks(rows: chex.Array, inner: chex.Array, cols: chex.Array, size: int
+                ) -> chex.Array:
+    """[3, S] int32 0/1 masks of the three modes for a block (``block_choice``'s masks). The
+    target times them (u on I x K, v on K x J, w on J x I) is <s,s,s> on the block."""
 
     def mode(left, right):  # [S]: the pairs inside the block, padded
         return jnp.zeros(size, jnp.int32).at[: left.size * right.size].set(
@@ -203,16 +208,14 @@ def new_games(key: jax.Array, target: chex.Array, dims: chex.Array, count: int,
     games = jnp.broadcast_to(target, (count,) + target.shape)
     game_dims = jnp.broadcast_to(dims, (count, 3))
     if starts.block_prob > 0:
-        block_keys = jax.random.split(k_block, count)
-        masks = jax.vmap(lambda k: random_block(k, spec.shape, config.size, starts.block_side))(
-            block_keys)  # [N, 3, S]
+        chosen = jax.vmap(lambda k: block_choice(k, spec.shape, starts.block_side))(
+            jax.random.split(k_block, count))  # ([N, n], [N, m], [N, p])
+        masks = jax.vmap(lambda r, i, c: block_masks(r, i, c, config.size))(*chosen)  # [N, 3, S]
         blocks = jnp.einsum("ijk,ni,nj,nk->nijk", target, masks[:, 0], masks[:, 1], masks[:, 2])
         blocked = jax.random.bernoulli(k_blocked, starts.block_prob, (count, 1, 1, 1))
         games = jnp.where(blocked, blocks, games)
-        if starts.block_as_game:  # the same draws as the masks': the layout of that block
-            layouts = jax.vmap(lambda k: block_layout(*block_choice(k, spec.shape,
-                                                                    starts.block_side),
-                                                      config.size))(block_keys)
+        if starts.block_as_game:  # the layout of that block
+            layouts = jax.vmap(lambda r, i, c: block_layout(r, i, c, config.size))(*chosen)
             if starts.basis_prob > 0:  # then a basis of the <s,s,s> game (A = B = C)
                 own = game_bases(jax.random.fold_in(k_basis, 1), block_dims(starts), count,
                                  dataclasses.replace(starts, shared_basis=True), config)

@@ -14,6 +14,9 @@ import runpy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from tensorgame import game
 from tensorgame.errors import TensorgameError
 
 
@@ -37,6 +40,9 @@ class AgentConfig:
     basis_pool: int = 0  # > 0: games in a random basis pick one of this many fixed bases of the
     #                      run (AlphaTensor's fixed set); 0: a fresh basis per game
     symmetric: int = 0  # 1: the cyclic-symmetric game (square targets; tensorgame.game)
+    symmetry: tuple = ()  # the orbit game (tensorgame.game): integer matrices (P, Q, R) of
+    #                       <n,m,p>'s index spaces, A -> P A Q^-1, B -> Q B R^-1, W -> R W P^-1,
+    #                       a symmetry of order 3 of the target; moves are its orbits
     endgame: int = 0  # > 0: residuals of rank <= this are finished exactly (tensorgame.endgame;
     #                   over Z, off over Z2)
     completion: int = 0  # 1: a game out of moves is finished by its residual's fibres, so every
@@ -115,9 +121,18 @@ class AgentConfig:
         if self.symmetric and not shape[0] == shape[1] == shape[2]:
             raise TensorgameError(f"the symmetric game needs a square target <n,n,n>, got "
                                   f"<{shape[0]},{shape[1]},{shape[2]}>")
+        if self.symmetry:
+            game.symmetry_maps(shape, *(np.asarray(x) for x in self.symmetry), max(shape) ** 2)
+            if (self.symmetric or field != "Z" or self.rotations or self.block_games
+                    or self.basis_change_prob or self.demo_basis_prob
+                    or self.signed_permutations):
+                raise TensorgameError("config field symmetry needs the plain game over Z without "
+                                      "rotations, block games, bases or signed permutations "
+                                      "(they do not keep the orbits)")
         if self.max_moves == 0:
             n, m, p = shape  # symmetric: the naive algorithm's n symmetric terms and its orbits
-            changes["max_moves"] = n + (n ** 3 - n) // 3 if self.symmetric else n * m * p
+            changes["max_moves"] = (n + (n ** 3 - n) // 3 if self.symmetric else
+                                    -(-n * m * p // 3) if self.symmetry else n * m * p)
         if field == "Z2":
             changes["coefficients"] = (0, 1)
             changes["endgame"] = 0
@@ -185,6 +200,8 @@ _CHOICES = {"torso": ("attentive", "mlp"), "search": ("gumbel", "puct")}
 
 
 def _check(name: str, value: Any, default: Any) -> Any:
+    if name == "symmetry":
+        return _matrices(name, value)
     if isinstance(default, str):
         if value not in _CHOICES[name]:
             raise TensorgameError(f"config field {name} must be one of {', '.join(_CHOICES[name])}"
@@ -208,6 +225,20 @@ def _check(name: str, value: Any, default: Any) -> Any:
     if not low <= value <= high:
         raise TensorgameError(f"config field {name} must lie in [{low}, {high}], got {value!r}")
     return float(value) if isinstance(default, float) else value
+
+
+def _matrices(name: str, value: Any) -> tuple:
+    """Three square integer matrices (nested lists) as nested tuples; () stays off."""
+    def square(matrix):
+        return (isinstance(matrix, (list, tuple)) and len(matrix) > 0 and all(
+            isinstance(row, (list, tuple)) and len(row) == len(matrix) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in row) for row in matrix))
+    if isinstance(value, (list, tuple)) and len(value) == 0:
+        return ()
+    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(map(square, value))):
+        raise TensorgameError(f"config field {name} must be three square integer matrices "
+                              f"[P, Q, R], got {value!r}")
+    return tuple(tuple(tuple(row) for row in matrix) for matrix in value)
 
 
 def make_config(overrides: dict[str, Any] | None = None) -> AgentConfig:

@@ -33,7 +33,7 @@ class NetworkSpec:
 
     size: int
     history: int
-    return_scale: int  # typical size of a game's return (moves, times 3 in the symmetric game)
+    return_scale: int  # typical size of a game's return (moves, times 3 when moves are orbits)
     torso: str  # "attentive" or "mlp"
     width: int
     heads: int
@@ -46,7 +46,8 @@ class NetworkSpec:
 
 def network_spec(config: AgentConfig, size: int, tokenizer: Tokenizer) -> NetworkSpec:
     return NetworkSpec(size=size, history=config.history,
-                       return_scale=config.max_moves * (3 if config.symmetric else 1),
+                       return_scale=config.max_moves * (
+                           3 if config.symmetric or config.symmetry else 1),
                        torso=config.torso, width=config.width, heads=config.heads,
                        torso_layers=config.torso_layers, context_slots=config.context_slots,
                        decoder_layers=config.decoder_layers, quantiles=config.quantiles,

@@ -60,7 +60,10 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
     game_config = game.GameConfig(size=size, max_moves=config.max_moves, field=field,
                                   coefficients=config.coefficients, history=config.history,
                                   symmetric=bool(config.symmetric), endgame=config.endgame,
-                                  completion=bool(config.completion))
+                                  completion=bool(config.completion),
+                                  symmetry=(game.symmetry_maps(
+                                      shape, *(np.asarray(x) for x in config.symmetry), size)
+                                      if config.symmetry else ()))
     tokenizer = make_tokenizer(size, game_config.coefficients, config.token_entries,
                                config.max_vocabulary)
     net = PolicyValueNet(network_spec(config, size, tokenizer))

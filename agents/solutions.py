@@ -90,8 +90,8 @@ def scheme_moves(scheme: Factorization, shape: tuple[int, int, int], field: str,
     name = f"a scheme of <{','.join(map(str, scheme.shape))}> over {scheme.field}"
     if scheme.shape != tuple(shape):
         raise TensorgameError(f"{name} cannot be replayed in the game of <{n},{m},{p}>")
-    if config.symmetric:
-        raise TensorgameError("replayed schemes need the plain game (the config sets symmetric)")
+    if config.orbits:
+        raise TensorgameError("replayed schemes need the plain game (the config plays orbits)")
     if field == "Z" and scheme.field != "Z":
         raise TensorgameError(f"{name} cannot be replayed in the game over Z")
     if field == "Z2":

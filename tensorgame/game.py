@@ -13,6 +13,14 @@ u = v = +-w, the single symmetric term u(x)u(x)(+-u) and costs 1. The residual s
 a game needs about a third of the moves (Strassen: one symmetric term and two orbits), so only
 cyclic-symmetric algorithms are reachable. ``State.rank`` counts multiplications.
 
+Orbit game (``GameConfig.symmetry``): the same with another symmetry g of order 3 of the target,
+given as one integer matrix per mode (g(u, v, w) = (M_0 u, M_1 v, M_2 w); ``symmetry_maps``
+builds and checks them from matrices P, Q, R of <n,m,p>'s three index spaces). A move
+subtracts u(x)v(x)w + g(u(x)v(x)w) + g^2(u(x)v(x)w) (cost 3), or the term alone when g fixes it
+(cost 1); its canonical form is the least of the orbit's encodings whose entries lie in the
+coefficient set. Example: <2,3,3> has a symmetry of order 3 under which DeepMind's and
+Hopcroft-Kerr's rank-15 scheme is five orbits, so five moves instead of fifteen.
+
 Endgame (``GameConfig.endgame`` = E > 0, over Z): after each move, a residual that
 ``tensorgame.endgame`` decomposes exactly into r <= E terms is finished at once when they fit in
 the moves left: the terms are appended to the moves (in the symmetric game one move per orbit),
@@ -57,6 +65,7 @@ class GameConfig:
     coefficients: tuple[int, ...] = (-2, -1, 0, 1, 2)  # allowed entries of u, v, w
     history: int = 4  # number of past moves the network sees
     symmetric: bool = False  # cyclic-symmetric game (see the module docstring)
+    symmetry: tuple[tuple[int, ...], ...] = ()  # orbit game: 3 maps [S*S] (``symmetry_maps``)
     endgame: int = 0  # > 0: a residual of rank <= endgame is finished by tensorgame.endgame
     completion: bool = False  # out of moves: the residual is finished by its fibres
 
@@ -72,7 +81,57 @@ class GameConfig:
             raise TensorgameError("the coefficient set needs a non-zero value")
         if self.endgame and self.field != "Z":
             raise TensorgameError("the endgame solver plays over Z only")
+        if self.symmetry and (self.symmetric or self.field != "Z"
+                              or np.shape(self.symmetry) != (3, self.size * self.size)):
+            raise TensorgameError("an orbit game's symmetry needs the plain game over Z and three "
+                                  "S x S maps")
+        object.__setattr__(self, "symmetry", tuple(tuple(int(x) for x in m)
+                                                   for m in self.symmetry))
         object.__setattr__(self, "coefficients", coefficients)
+
+    @property
+    def orbits(self) -> bool:
+        """Moves are orbits of three terms (the symmetric or an orbit game)."""
+        return self.symmetric or bool(self.symmetry)
+
+
+def symmetry_maps(shape: tuple[int, int, int], p: np.ndarray, q: np.ndarray, r: np.ndarray,
+                  size: int) -> tuple[tuple[int, ...], ...]:
+    """``GameConfig.symmetry`` for <n,m,p> from integer matrices p [n, n], q [m, m], r [p, p] of
+    determinant +-1: A -> P A Q^-1, B -> Q B R^-1, and the third mode's p x n matrix
+    W -> R W P^-1, as maps on the factors padded to ``size`` (identity beyond the target); any
+    such triple maps T_<n,m,p> to itself. A TensorgameError unless g has order 3 on terms."""
+    n, m, k = shape
+    matrices = [np.asarray(x, np.int64) for x in (p, q, r)]
+    for matrix, side, name in zip(matrices, shape, "PQR"):
+        if matrix.shape != (side, side) or round(abs(np.linalg.det(matrix))) != 1:
+            raise TensorgameError(f"symmetry matrix {name} must be {side} x {side} with "
+                                  f"determinant +-1")
+    maps = _padded_maps(shape, matrices, size)
+    # Order 3 on terms: each map cubed is +-1 (the signs' product 1), and g is not trivial.
+    sides = (n * m, m * k, k * n)
+
+    def scalar(matrix, side):  # s when matrix[:side, :side] = s * identity (s = +-1), else 0
+        return next((s for s in (1, -1) if np.array_equal(matrix[:side, :side],
+                                                          s * np.eye(side))), 0)
+
+    cubed = [scalar(np.linalg.matrix_power(x, 3), side) for x, side in zip(maps, sides)]
+    if np.prod(cubed) != 1 or all(scalar(x, side) for x, side in zip(maps, sides)):
+        raise TensorgameError("the symmetry must have order 3 (g^3 = 1 on terms)")
+    return tuple(tuple(int(v) for v in x.ravel()) for x in maps)
+
+
+def _padded_maps(shape: tuple[int, int, int], matrices: list[np.ndarray],
+                 size: int) -> list[np.ndarray]:
+    """The three factor maps [size, size] of unimodular (P, Q, R) (``symmetry_maps``)."""
+    p, q, r = matrices
+    inverse = [np.rint(np.linalg.inv(x)).astype(np.int64) for x in matrices]
+    maps = []
+    for block in (np.kron(p, inverse[1].T), np.kron(q, inverse[2].T), np.kron(r, inverse[0].T)):
+        full = np.eye(size, dtype=np.int64)
+        full[: block.shape[0], : block.shape[1]] = block
+        maps.append(full)
+    return maps
 
 
 @chex.dataclass(frozen=True)
@@ -198,7 +257,7 @@ def _finish(residual: chex.Array, moves: chex.Array, move_count: chex.Array, dim
     terms = jax.vmap(lambda a: canonicalize(a * dims_mask(dims, config), config))(terms)
     row = jnp.arange(terms.shape[0])
     kept = row < count
-    if config.symmetric:  # the first term of each orbit stands for it, checked exactly
+    if config.orbits:  # the first term of each orbit stands for it, checked exactly
         same = jnp.all(terms[:, None] == terms[None, :], axis=(-2, -1))
         kept = kept & ~jnp.any(jnp.tril(same, k=-1), axis=1)
         rebuilt = jnp.einsum("t,tijk->ijk", kept.astype(jnp.int32),
@@ -278,33 +337,54 @@ def _block_indices(used: chex.Array, size: int) -> tuple[chex.Array, chex.Array]
     return selection.T, count <= size
 
 
+def image(action: chex.Array, config: GameConfig) -> chex.Array:
+    """g applied to an action [3, S] -> [3, S]: ``rotate`` in the symmetric game, the maps of
+    ``config.symmetry`` in an orbit game."""
+    if config.symmetric:
+        return rotate(action)
+    maps = jnp.asarray(config.symmetry, jnp.int32).reshape(3, config.size, config.size)
+    return jnp.einsum("mij,mj->mi", maps, action)
+
+
+def is_fixed(action: chex.Array, config: GameConfig) -> chex.Array:
+    """[] bool: g fixes the move's term (``is_symmetric_term`` in the symmetric game)."""
+    if config.symmetric:
+        return is_symmetric_term(action)
+    return jnp.all(rank_one(image(action, config)) == rank_one(action))
+
+
 def move_tensor(action: chex.Array, config: GameConfig) -> chex.Array:
-    """[S, S, S]: what a canonical move subtracts (its orbit in the symmetric game)."""
+    """[S, S, S]: what a canonical move subtracts (its orbit in the symmetric or orbit game)."""
     term = rank_one(action)
-    if not config.symmetric:
+    if not config.orbits:
         return term
-    orbit = term + rank_one(rotate(action)) + rank_one(rotate(rotate(action)))
-    return jnp.where(is_symmetric_term(action), term, orbit)
+    once = image(action, config)
+    orbit = term + rank_one(once) + rank_one(image(once, config))
+    return jnp.where(is_fixed(action, config), term, orbit)
 
 
 def move_cost(action: chex.Array, config: GameConfig) -> chex.Array:
     """[] int32: multiplications of a canonical move (1, or 3 for an orbit)."""
-    if not config.symmetric:
+    if not config.orbits:
         return jnp.ones((), jnp.int32)
-    return jnp.where(is_symmetric_term(action), 1, 3).astype(jnp.int32)
+    return jnp.where(is_fixed(action, config), 1, 3).astype(jnp.int32)
 
 
 def canonicalize(action: chex.Array, config: GameConfig) -> chex.Array:
     """One encoding per move: first non-zeros of u and v made positive (the signs move to w);
-    over Z2 entries are reduced mod 2; in the symmetric game the smallest (lexicographically) of
-    the three rotations, which give the same orbit. Shape [3, S] -> [3, S]."""
+    over Z2 entries are reduced mod 2; in the symmetric and orbit games the smallest
+    (lexicographically) of the orbit's three encodings whose entries lie in the coefficient set
+    (the rotations always do). Shape [3, S] -> [3, S]."""
     one = _canonical_signs if config.field == "Z" else (lambda a: a % 2)
-    if not config.symmetric:
+    if not config.orbits:
         return one(action)
-    candidates = [one(action), one(rotate(action)), one(rotate(rotate(action)))]
+    once = image(action, config)
+    candidates = [one(action), one(once), one(image(once, config))]
+    allowed = jnp.asarray(config.coefficients)
     best = candidates[0]
     for other in candidates[1:]:
-        best = jnp.where(_lex_less(other, best), other, best)
+        better = _lex_less(other, best) | ~jnp.all(jnp.isin(best, allowed))
+        best = jnp.where(better & jnp.all(jnp.isin(other, allowed)), other, best)
     return best
 
 
@@ -414,16 +494,18 @@ def _reduce(tensor: chex.Array, config: GameConfig) -> chex.Array:
 
 
 def terms(state: State, config: GameConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Host side: the terms of the moves played (orbits expanded in the symmetric game), then
-    with ``completion`` those of an unsolved ``state.residual``'s completion, cut to the
-    target's sizes, as term-major (u, v, w)."""
+    """Host side: the terms of the moves played (orbits expanded in the symmetric and orbit
+    games), then with ``completion`` those of an unsolved ``state.residual``'s completion, cut
+    to the target's sizes, as term-major (u, v, w)."""
     count = int(state.move_count)
     moves = np.asarray(state.moves)[:count].astype(np.int64)
-    if config.symmetric:
+    if config.orbits:
         expanded = []
         for move in moves:
-            fixed = bool(is_symmetric_term(jnp.asarray(move)))
-            expanded += [move] if fixed else [move, move[[1, 2, 0]], move[[2, 0, 1]]]
+            once = np.asarray(image(jnp.asarray(move), config), np.int64)
+            fixed = bool(is_fixed(jnp.asarray(move), config))
+            twice = np.asarray(image(jnp.asarray(once), config), np.int64)
+            expanded += [move] if fixed else [move, once, twice]
         moves = np.array(expanded, np.int64).reshape(-1, 3, moves.shape[-1])
     dims = np.asarray(state.dims)
     u, v, w = moves[:, 0, : dims[0]], moves[:, 1, : dims[1]], moves[:, 2, : dims[2]]

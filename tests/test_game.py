@@ -396,3 +396,92 @@ def test_reachable_finds_strassens_block_of_2x2x3_for_seven_moves_and_the_comple
     assert not reachable.fibre_terms(strassen).any()
     assert reachable.cheapest(strassen, reachable.fibre_terms(strassen), (), 7)[1] == list(
         range(7))
+
+
+# The order-3 symmetry of <2,3,3> under which the library's rank-15 scheme (DeepMind's, also the
+# FMM catalogue's) is five orbits: A -> P A Q^-1, B -> Q B R^-1, W -> R W P^-1.
+Z3_OF_2X3X3 = ([[1, 1], [-1, 0]], [[0, 1, 0], [0, 0, 1], [1, 0, 0]],
+               [[0, 0, 1], [-1, 0, 0], [0, 1, 0]])
+ORBIT_GAME = game.GameConfig(size=9, max_moves=5, coefficients=(-1, 0, 1), endgame=6,
+                             completion=True, symmetry=game.symmetry_maps(
+                                 (2, 3, 3), *map(np.array, Z3_OF_2X3X3), 9))
+
+
+def _act(maps, tensor):
+    """A symmetry's maps [3, S*S] applied to a tensor [S, S, S]."""
+    m = np.asarray(maps, np.int64).reshape(3, 9, 9)
+    return np.einsum("ia,jb,kc,abc->ijk", m[0], m[1], m[2], tensor)
+
+
+def test_orbit_game_plays_the_rank_15_scheme_of_2x3x3_in_three_moves_and_the_endgame():
+    scheme = library.get(2, 3, 3)
+    assert scheme.rank == 15
+    terms = as_actions(scheme.factors, range(15), 9)
+    representatives = np.unique([np.asarray(game.canonicalize(jnp.asarray(a), ORBIT_GAME))
+                                 for a in terms], axis=0)
+    assert len(representatives) == 5  # five orbits of three terms, none fixed
+    target, dims = game.pad_target(matmul_tensor(2, 3, 3), 9)
+    solved = 0
+    for triple in itertools.combinations(range(5), 3):
+        state, _ = _play_moves(target, dims, representatives[list(triple)], ORBIT_GAME)
+        if not np.asarray(state.residual).any():  # the endgame appended the other two orbits
+            assert (int(state.move_count), int(state.rank)) == (5, 15)
+            f = game.to_factorization(state, ORBIT_GAME, (2, 3, 3))
+            assert f.rank == 15 and verify(f).valid
+            solved += 1
+    assert solved >= 5
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_orbit_moves_subtract_their_orbit_and_keep_the_residual_invariant(seed):
+    rng = np.random.default_rng(seed)
+    target, dims = game.pad_target(matmul_tensor(2, 3, 3), 9)
+    moves = np.zeros((2, 3, 9), np.int32)
+    for mode, side in enumerate(dims):
+        moves[:, mode, :side] = rng.integers(-1, 2, size=(2, side))
+        moves[:, mode, 0] = 1  # no zero factor
+    config = dataclasses.replace(ORBIT_GAME, endgame=0, completion=False)
+    state, _ = _play_moves(target, dims, moves, config)
+    residual = np.asarray(state.residual).astype(np.int64)
+    assert np.array_equal(_act(config.symmetry, residual), residual)
+    expected, cost = target.astype(np.int64), 0
+    for move in moves:
+        orbit = [move.astype(np.int64)]
+        for _ in range(2):
+            orbit.append(np.asarray(game.image(jnp.asarray(orbit[-1]), config), np.int64))
+        tensors = [np.einsum("i,j,k->ijk", *a) for a in orbit]
+        fixed = np.array_equal(tensors[0], tensors[1])
+        expected -= tensors[0] if fixed else sum(tensors)
+        cost += 1 if fixed else 3
+        # Every encoding of the orbit in the coefficient set has one canonical form.
+        canon = {np.asarray(game.canonicalize(jnp.asarray(a), config)).tobytes()
+                 for a in orbit if np.isin(a, (-1, 0, 1)).all()}
+        assert len(canon) == 1
+    assert np.array_equal(residual, expected) and int(state.rank) == cost
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_symmetry_maps_of_any_unimodular_matrices_keep_the_tensor(seed):
+    rng = np.random.default_rng(seed)
+    shape = (2, 3, 3)
+    matrices = []
+    for side in shape:  # a random signed permutation times unit triangular matrices
+        lower = np.tril(rng.integers(-1, 2, (side, side)), -1) + np.eye(side, dtype=int)
+        upper = np.triu(rng.integers(-1, 2, (side, side)), 1) + np.eye(side, dtype=int)
+        signs = rng.choice([-1, 1], side)
+        matrices.append(np.eye(side, dtype=int)[rng.permutation(side)] * signs @ lower @ upper)
+    maps = np.stack(game._padded_maps(shape, matrices, 9))
+    target = game.pad_target(matmul_tensor(*shape), 9)[0].astype(np.int64)
+    assert np.array_equal(_act(maps.reshape(3, 81), target), target)
+
+
+def test_symmetry_maps_reject_what_is_not_an_order_3_symmetry():
+    shift = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    reverse = np.eye(3, dtype=int)[::-1]
+    with pytest.raises(TensorgameError, match="determinant"):
+        game.symmetry_maps((2, 3, 3), 2 * np.eye(2, dtype=int), shift, shift, 9)
+    with pytest.raises(TensorgameError, match="order 3"):
+        game.symmetry_maps((2, 3, 3), np.eye(2, dtype=int), reverse, reverse, 9)
+    with pytest.raises(TensorgameError, match="plain game over Z"):
+        dataclasses.replace(ORBIT_GAME, symmetric=True)

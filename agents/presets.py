@@ -50,6 +50,14 @@ STRASSEN_SYMMETRIC: dict[str, Any] = {
     "policy_below": 8,  # only games below the schoolbook's rank teach the policy
 }
 
+# Order-3 symmetries (P, Q, R) for the orbit game (config field ``symmetry``): <2,3,3>'s, under
+# which the bundled rank-15 scheme (DeepMind's; also the FMM catalogue's) is five orbits of three
+# terms, three of them enough before the endgame (tests/test_game.py).
+ORBIT_SYMMETRIES: dict[tuple[int, int, int], list] = {
+    (2, 3, 3): [[[1, 1], [-1, 0]], [[0, 1, 0], [0, 0, 1], [1, 0, 0]],
+                [[0, 0, 1], [-1, 0, 0], [0, 1, 0]]],
+}
+
 _PRESETS = {((2, 2, 2), "Z"): ("<2,2,2> symmetric game", STRASSEN_SYMMETRIC)}
 
 
@@ -59,4 +67,4 @@ def preset(shape: tuple[int, int, int], field: str) -> tuple[str, AgentConfig]:
     return name, make_config(overrides)
 
 
-__all__ = ["STRASSEN", "STRASSEN_SYMMETRIC", "preset"]
+__all__ = ["ORBIT_SYMMETRIES", "STRASSEN", "STRASSEN_SYMMETRIC", "preset"]

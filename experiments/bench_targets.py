@@ -12,7 +12,7 @@ completion after ``COMPLETION_MOVES`` moves, so every game is an algorithm, 1,50
 updates before self-play, the exact endgame up to the rank Jennrich's method can take, stop at
 the best known rank) and any ``--set`` on top; ``--plain`` plays square targets like
 rectangular ones; ``--orbits`` plays a target in the orbit game of an order-3 symmetry of it
-(``ORBIT_SYMMETRIES``: moves are orbits of three terms). Older rows in
+(agents.presets ``ORBIT_SYMMETRIES``: moves are orbits of three terms). Older rows in
 results/agent_targets.csv used
 other settings: "full" those of commit d2b49eb (no completion, the naive move limit, only games
 below the naive rank teaching the policy, half the rectangular games in a random basis, no
@@ -43,16 +43,15 @@ from pathlib import Path
 from bench_rediscovery import append_rows, with_overrides  # a sibling script
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agents.presets import ORBIT_SYMMETRIES  # noqa: E402
+
 BEST_KNOWN = {"2,2,3": 11, "2,3,3": 15, "3,3,3": 23, "2,2,4": 14, "3,3,4": 29, "4,4,4": 47}
 # Moves before the completion (0: the naive count): <2,2,3> and <2,3,3> 7, Strassen's in a
 # <2,2,2> block (then the rest's 4 or 10 fibres make 11 or 17); <3,3,3> 7 of the symmetric
 # game's 11 (orbits of three multiplications).
 COMPLETION_MOVES = {"2,2,3": 7, "2,3,3": 7, "3,3,3": 7}
-# Order-3 symmetries (P, Q, R: A -> P A Q^-1, B -> Q B R^-1, W -> R W P^-1) for ``--orbits``:
-# <2,3,3>'s, under which the bundled rank-15 scheme (DeepMind's) is five orbits, three of them
-# enough before the endgame (tests/test_game.py).
-ORBIT_SYMMETRIES = {"2,3,3": [[[1, 1], [-1, 0]], [[0, 1, 0], [0, 0, 1], [1, 0, 0]],
-                              [[0, 0, 1], [-1, 0, 0], [0, 1, 0]]]}
 ORBIT_MOVES = {"2,3,3": 5}  # orbits before the completion: the best known rank's
 
 
@@ -60,7 +59,7 @@ def target_settings(target: str, plain: bool = False, orbits: bool = False
                     ) -> tuple[str, list[str]]:
     """The config file and ``field=value`` settings a target is benchmarked with (``plain``: a
     square target too in the plain game with block games, as a rectangular one; ``orbits``: the
-    orbit game of its ``ORBIT_SYMMETRIES`` entry)."""
+    orbit game of its symmetry in agents.presets ``ORBIT_SYMMETRIES``)."""
     n, m, p = (int(x) for x in target.split(","))
     modes = sorted((n * m, m * p, p * n))
     settings = ["pretrain_steps=1500",
@@ -70,10 +69,10 @@ def target_settings(target: str, plain: bool = False, orbits: bool = False
                 # schoolbook rest (one term per fibre).
                 "completion=1"]
     if orbits:
-        if target not in ORBIT_SYMMETRIES:
-            raise SystemExit(f"--orbits: no symmetry of <{target}> in ORBIT_SYMMETRIES")
+        if (n, m, p) not in ORBIT_SYMMETRIES:
+            raise SystemExit(f"--orbits: no symmetry of <{target}> in agents.presets")
         return str(ROOT / "experiments" / "larger.py"), settings + [
-            f"symmetry={ORBIT_SYMMETRIES[target]}", f"max_moves={ORBIT_MOVES[target]}",
+            f"symmetry={ORBIT_SYMMETRIES[n, m, p]}", f"max_moves={ORBIT_MOVES[target]}",
             "basis_change_prob=0.0", f"policy_below={n * m * p}"]
     settings.append(f"max_moves={COMPLETION_MOVES.get(target, 0)}")
     if n == m == p and not plain:
@@ -140,7 +139,7 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true",
                         help="square targets in the plain game with <2,2,2> block games too")
     parser.add_argument("--orbits", action="store_true",
-                        help="targets in the orbit game of their ORBIT_SYMMETRIES entry")
+                        help="targets in the orbit game of their symmetry (agents.presets)")
     parser.add_argument("--tuning", action="store_true",
                         help="keep results/ untouched but for --output (tuning seeds)")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_targets.csv"))

@@ -14,6 +14,7 @@ import pytest
 from agents.config import load_config, make_config
 from agents.demos import demonstration_batch
 from agents.network import quantile_loss, risk_seeking_value
+from agents.presets import ORBIT_SYMMETRIES
 from agents.search import expand, sampled_prior, search, with_proposals
 from agents.tokens import make_tokenizer
 from agents.setup import init_params, make_setup
@@ -329,6 +330,45 @@ def test_symmetric_game_demonstrations_and_search():
             assert np.array_equal(game.canonicalize(jnp.asarray(m), setup.game), m)
     with pytest.raises(TensorgameError, match="square target"):
         make_setup((2, 2, 3), "Z", make_config({"symmetric": 1}), seed=0)
+
+
+def test_orbit_game_demonstrations_search_and_config_errors():
+    """The orbit game of <2,3,3>: demonstration residuals are invariant under the symmetry and
+    their returns count 3 per orbit, the search plays canonical legal moves, and the config's
+    symmetry is checked in one line."""
+    z3 = ORBIT_SYMMETRIES[2, 3, 3]
+    config = make_config({**TINY, "symmetry": z3, "max_moves": 0, "endgame": 6,
+                          "completion": 1})
+    setup = make_setup((2, 3, 3), "Z", config, seed=0)
+    assert setup.config.max_moves == 6 and setup.game.orbits and not setup.game.symmetric
+    maps = np.asarray(setup.game.symmetry).reshape(3, 9, 9)
+    obs, move, ret = jax.jit(lambda k: demonstration_batch(k, jnp.asarray(setup.dims), 32, 4,
+                                                           setup.game, 0.6))(jax.random.key(1))
+    residual = np.asarray(obs.residual).astype(np.int64)
+    moved = np.einsum("ia,jb,kc,nabc->nijk", *maps, residual)
+    assert np.array_equal(moved, residual)
+    assert set(np.unique(np.asarray(ret))) <= set(-np.arange(0, 13))
+    canonical = jax.jit(jax.vmap(lambda a: game.canonicalize(a, setup.game)))(move)
+    assert np.array_equal(canonical, move)
+    target, dims = game.pad_target(setup.target, 9)
+    states = jax.vmap(lambda t, d: game.init(t, d, setup.game))(
+        jnp.asarray(np.stack([target] * 2)), jnp.asarray(np.stack([dims] * 2)))
+    params = init_params(setup, jax.random.key(0))
+    moves = jax.jit(lambda p, s, k: search(setup.net, p, s, k, setup.search))(
+        params, states, jax.random.key(2))[0]
+    played = [m for m in np.asarray(moves).reshape(-1, 3, 9) if np.any(m)]
+    assert played
+    for m in played:
+        assert np.array_equal(game.canonicalize(jnp.asarray(m), setup.game), m)
+        assert np.isin(m, (-1, 0, 1)).all()
+    for overrides, message in [
+            ({"symmetry": [[[1]], [[1]]]}, "three square integer matrices"),
+            ({"symmetry": [[[1, 0], [0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+                           [[0, 0, 1], [0, 1, 0], [1, 0, 0]]]}, "order 3"),
+            ({"symmetry": z3[::-1]}, "must be 2 x 2"),
+            ({"symmetry": z3, "rotations": 0.5}, "without rotations")]:
+        with pytest.raises(TensorgameError, match=message):
+            make_setup((2, 3, 3), "Z", make_config(overrides), seed=0)
 
 
 @pytest.mark.parametrize("symmetric", [0, 1])

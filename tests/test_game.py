@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from agents.presets import ORBIT_SYMMETRIES
 from tensorgame import compose, game, library
 from tensorgame.errors import TensorgameError
 from tensorgame.factorization import verify
@@ -398,10 +399,8 @@ def test_reachable_finds_strassens_block_of_2x2x3_for_seven_moves_and_the_comple
         range(7))
 
 
-# The order-3 symmetry of <2,3,3> under which the library's rank-15 scheme (DeepMind's, also the
-# FMM catalogue's) is five orbits: A -> P A Q^-1, B -> Q B R^-1, W -> R W P^-1.
-Z3_OF_2X3X3 = ([[1, 1], [-1, 0]], [[0, 1, 0], [0, 0, 1], [1, 0, 0]],
-               [[0, 0, 1], [-1, 0, 0], [0, 1, 0]])
+# The order-3 symmetry of <2,3,3> under which the library's rank-15 scheme is five orbits.
+Z3_OF_2X3X3 = ORBIT_SYMMETRIES[2, 3, 3]
 ORBIT_GAME = game.GameConfig(size=9, max_moves=5, coefficients=(-1, 0, 1), endgame=6,
                              completion=True, symmetry=game.symmetry_maps(
                                  (2, 3, 3), *map(np.array, Z3_OF_2X3X3), 9))

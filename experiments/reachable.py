@@ -22,7 +22,6 @@ duplicates removed.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import statistics
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from bench_rediscovery import append_rows  # a sibling script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -171,14 +172,7 @@ def main() -> None:
               f"to choose {row['fewest_chosen_moves'] or '-'} (median "
               f"{row['median_chosen_moves'] or '-'}); completion {ways['completion']}, "
               f"endgame {ways['endgame']}")
-    output = Path(args.output)
-    new = not output.exists()
-    with output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-
+    append_rows(Path(args.output), rows)
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,8 +42,12 @@ def pytest_unconfigure(config):
 def experiment_script():
     """A loader of experiments/<name>.py as a module (the scripts are not a package)."""
 
+    folder = Path(__file__).resolve().parent.parent / "experiments"
+    if str(folder) not in sys.path:  # the scripts import their siblings, as when run directly
+        sys.path.insert(0, str(folder))
+
     def load(name: str):
-        path = Path(__file__).resolve().parent.parent / "experiments" / f"{name}.py"
+        path = folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(f"{name}_script", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -107,7 +107,7 @@ def symmetry_maps(shape: tuple[int, int, int], p: np.ndarray, q: np.ndarray, r: 
         if matrix.shape != (side, side) or round(abs(np.linalg.det(matrix))) != 1:
             raise TensorgameError(f"symmetry matrix {name} must be {side} x {side} with "
                                   f"determinant +-1")
-    maps = _padded_maps(shape, matrices, size)
+    maps = _padded_maps(matrices, size)
     # Order 3 on terms: each map cubed is +-1 (the signs' product 1), and g is not trivial.
     sides = (n * m, m * k, k * n)
 
@@ -121,8 +121,7 @@ def symmetry_maps(shape: tuple[int, int, int], p: np.ndarray, q: np.ndarray, r: 
     return tuple(tuple(int(v) for v in x.ravel()) for x in maps)
 
 
-def _padded_maps(shape: tuple[int, int, int], matrices: list[np.ndarray],
-                 size: int) -> list[np.ndarray]:
+def _padded_maps(matrices: list[np.ndarray], size: int) -> list[np.ndarray]:
     """The three factor maps [size, size] of unimodular (P, Q, R) (``symmetry_maps``)."""
     p, q, r = matrices
     inverse = [np.rint(np.linalg.inv(x)).astype(np.int64) for x in matrices]

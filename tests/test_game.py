@@ -470,7 +470,7 @@ def test_symmetry_maps_of_any_unimodular_matrices_keep_the_tensor(seed):
         upper = np.triu(rng.integers(-1, 2, (side, side)), 1) + np.eye(side, dtype=int)
         signs = rng.choice([-1, 1], side)
         matrices.append(np.eye(side, dtype=int)[rng.permutation(side)] * signs @ lower @ upper)
-    maps = np.stack(game._padded_maps(shape, matrices, 9))
+    maps = np.stack(game._padded_maps(matrices, 9))
     target = game.pad_target(matmul_tensor(*shape), 9)[0].astype(np.int64)
     assert np.array_equal(_act(maps.reshape(3, 81), target), target)
 

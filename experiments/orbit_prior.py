@@ -16,7 +16,6 @@ sees it. Appends one row per state to ``--output``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,29 +24,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench_rediscovery import append_rows  # sibling scripts
+from reachable import terms_of
 from root_visits import from_run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.config import make_config  # noqa: E402
 from agents.network import PolicyValueNet, masked_log_probs  # noqa: E402
 from agents.search import features, observe  # noqa: E402
-from agents.setup import make_setup  # noqa: E402
 from tensorgame import game, library  # noqa: E402
 from tensorgame.errors import TensorgameError  # noqa: E402
 from tensorgame.tensors import matmul_tensor  # noqa: E402
 
 
-def scheme_moves(shape: tuple[int, int, int], config: game.GameConfig) -> np.ndarray:
+def orbit_moves(shape: tuple[int, int, int], config: game.GameConfig) -> np.ndarray:
     """[R', 3, S]: the bundled best scheme's distinct canonical moves (its orbits), checked to
     sum to the target in the orbit game."""
-    scheme = library.get(*shape)
-    terms = np.zeros((scheme.rank, 3, config.size), np.int32)
-    for mode, factor in enumerate(scheme.factors):
-        terms[:, mode, : factor.shape[1]] = factor
-    moves = np.unique([np.asarray(game.canonicalize(jnp.asarray(t), config)) for t in terms],
-                      axis=0)
+    moves = np.unique([np.asarray(game.canonicalize(jnp.asarray(t), config))
+                       for t in terms_of(library.get(*shape), config.size)], axis=0)
     total = sum(np.asarray(game.move_tensor(jnp.asarray(m), config)) for m in moves)
     if not np.array_equal(total, game.pad_target(matmul_tensor(*shape), config.size)[0]):
         raise TensorgameError("the bundled scheme is not made of whole orbits")
@@ -80,13 +74,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=512)
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_orbit_prior.csv"))
     args = parser.parse_args()
-    overrides, params, iteration = from_run(args.run, 0)
-    description = json.loads((args.run / "run.json").read_text())
-    shape = tuple(description["target"])
-    setup = make_setup(shape, description["field"], make_config(overrides), description["seed"])
+    _, setup, params, iteration = from_run(args.run)
     if not setup.game.orbits:
         raise SystemExit(f"{args.run}: not a run of the orbit game")
-    moves = scheme_moves(shape, setup.game)
+    moves = orbit_moves(setup.shape, setup.game)
     state = game.init(jnp.asarray(game.pad_target(setup.target, setup.game.size)[0]),
                       jnp.asarray(setup.dims), setup.game)
     rows = []
@@ -97,6 +88,7 @@ def main() -> None:
         rows.append(row)
         state = game.step(state, jnp.asarray(moves[played]), setup.game)[0]
     append_rows(Path(args.output), rows)
+
 
 if __name__ == "__main__":
     main()

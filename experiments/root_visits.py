@@ -82,8 +82,9 @@ def pretrained(overrides: dict, seed: int, steps: int):
     return params, {name: float(value) for name, value in metrics.items()}
 
 
-def from_run(run: Path, seed: int):
-    """The config and network of ``run``'s last checkpoint (resumed from a copy of the folder)."""
+def from_run(run: Path):
+    """``run``'s config (overrides), setup, last checkpoint's network and its iteration (resumed
+    from a copy of the folder)."""
     description = json.loads((run / "run.json").read_text())
     overrides = description["config"]
     setup = make_setup(tuple(description["target"]), description["field"],
@@ -92,7 +93,7 @@ def from_run(run: Path, seed: int):
         copy = Path(folder) / "run"
         shutil.copytree(run, copy)
         trainer = Trainer(setup, copy, None, resume=True, log=lambda _: None)
-        return overrides, trainer.state["params"], trainer.progress.iteration
+        return overrides, setup, trainer.state["params"], trainer.progress.iteration
 
 
 def measure(overrides: dict, params, games: int, seed: int) -> dict:
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_root_visits.md"))
     args = parser.parse_args()
     if args.run:
-        base, params, iteration = from_run(args.run, args.seed)
+        base, _, params, iteration = from_run(args.run)
         source = f"the network of {args.run.name} after {iteration} iterations"
     else:
         base = dict(runpy.run_path(str(ROOT / "experiments" / "strassen_symmetric.py"))[

@@ -380,10 +380,14 @@ def canonicalize(action: chex.Array, config: GameConfig) -> chex.Array:
     once = image(action, config)
     candidates = [one(action), one(once), one(image(once, config))]
     allowed = jnp.asarray(config.coefficients)
+
+    def in_alphabet(a):  # the rotations of an in-alphabet move always are: no check needed
+        return jnp.ones((), bool) if config.symmetric else jnp.all(jnp.isin(a, allowed))
+
     best = candidates[0]
     for other in candidates[1:]:
-        better = _lex_less(other, best) | ~jnp.all(jnp.isin(best, allowed))
-        best = jnp.where(better & jnp.all(jnp.isin(other, allowed)), other, best)
+        better = _lex_less(other, best) | ~in_alphabet(best)
+        best = jnp.where(better & in_alphabet(other), other, best)
     return best
 
 

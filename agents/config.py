@@ -69,6 +69,8 @@ class AgentConfig:
     dirichlet_fraction: float = 0.25  # PUCT: share of Dirichlet noise in the root prior
     dirichlet_alpha: float = 0.3
     pb_c_init: float = 1.25  # PUCT: exploration constant
+    tree_reuse: int = 0  # 1 (PUCT): a move's search starts from the chosen child's sub-tree of
+    #                     the last move's search (agents.reuse)
     root_proposals: int = 0  # self-play: root candidates drawn like demonstration moves
     proposal_share: float = 0.25  # their share of the root prior (like AlphaZero's root noise)
     rotations: float = 0.0  # > 0: plain game: the last move's two cyclic rotations in its
@@ -144,6 +146,9 @@ class AgentConfig:
         if self.rotations and (self.root_proposals or self.samples < 4):
             raise TensorgameError("config field rotations needs samples >= 4 and no "
                                   "root_proposals (both take the last candidates)")
+        if self.tree_reuse and (self.search != "puct" or self.root_proposals):
+            raise TensorgameError("config field tree_reuse needs search='puct' and no "
+                                  "root_proposals (a reused root keeps its candidates)")
         side = self.block_size or min(shape)
         if self.block_size > min(shape):
             raise TensorgameError(f"config field block_size ({self.block_size}) must be at most "
@@ -182,6 +187,7 @@ _RANGES = {  # field -> (minimum, maximum) for numbers
     "quantiles": (1, 256), "risk_seeking": (0.0, 0.99), "samples": (2, 1024),
     "simulations": (1, 10_000), "considered_actions": (1, 1024), "gumbel_scale": (0.0, 10.0),
     "dirichlet_fraction": (0.0, 1.0), "dirichlet_alpha": (0.01, 10.0), "pb_c_init": (0.0, 100.0),
+    "tree_reuse": (0, 1),
     "root_proposals": (0, 1024), "proposal_share": (0.0, 0.95), "rotations": (0.0, 0.95),
     "sample_temperature": (0.05, 10.0), "context_slots": (1, 256), "value_scale": (0.0, 10.0),
     "bound_value": (0, 1), "games": (1, 1 << 20), "moves_per_iteration": (0, 4096),

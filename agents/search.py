@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import mctx
 
+from agents import reuse
 from agents.network import PolicyValueNet, risk_seeking_value
 from tensorgame import game
 
@@ -46,6 +47,7 @@ class SearchSpec:
     proposal_fixed_prob: float = 0.0
     rotation_share: float = 0.0  # > 0: the last move's two rotations join every node's candidates
     shape: tuple[int, int, int] = (1, 1, 1)  # the target <n,m,p>: the block of those rotations
+    tree_reuse: bool = False  # PUCT: a move's search starts from the last one's sub-tree
 
 
 @chex.dataclass(frozen=True)
@@ -252,3 +254,62 @@ def search(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
         qtransform=qtransform)
     weights = jnp.where(invalid, 0.0, out.action_weights)
     return moves, weights, out.action, value
+
+
+def _fresh_trees(net: PolicyValueNet, params: Any, states: game.State, key: jax.Array,
+                 spec: SearchSpec) -> mctx.Tree:
+    """Reusable trees [B, ...] holding only the states' roots (the key is consumed)."""
+    logits, invalid, value, moves = expand(net, params, states, key, spec)
+    root = mctx.RootFnOutput(prior_logits=logits, value=value,
+                             embedding=Node(state=states, moves=moves))
+    return reuse.new_tree(root, invalid, spec.simulations)
+
+
+def no_trees(net: PolicyValueNet, params: Any, states: game.State, spec: SearchSpec
+             ) -> mctx.Tree:
+    """Trees for ``search_reusing`` with none in use (every slot's next search starts afresh);
+    nothing is computed."""
+    shapes = jax.eval_shape(lambda: _fresh_trees(net, params, states, jax.random.key(0), spec))
+    return jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+
+def search_reusing(net: PolicyValueNet, params: Any, states: game.State, trees: mctx.Tree,
+                   key: jax.Array, spec: SearchSpec, explore: chex.Numeric = 1.0):
+    """PUCT with sub-tree reuse (``agents.reuse``): a slot whose tree is in use searches on from
+    it (its root is the slot's state: the child chosen last time), the others from a fresh root;
+    Dirichlet noise on the root prior, a move drawn in proportion to the root's visits, old and
+    new (``explore`` 0: no noise, the most visited move). From fresh trees, exactly ``search``
+    with ``algorithm="puct"`` (same key, same results).
+
+    Returns (moves [B, K, 3, S], action weights [B, K], chosen action [B], root value [B],
+    the searched trees: ``reuse.reroot`` them at the chosen moves for the next move)."""
+    root_key, search_key = jax.random.split(key)
+    fresh = _fresh_trees(net, params, states, root_key, spec)
+    kept = reuse.in_use(trees)
+    tree = jax.tree.map(
+        lambda old, new: jnp.where(kept.reshape((-1,) + (1,) * (old.ndim - 1)), old, new),
+        trees, fresh)
+    logits = tree.children_prior_logits[:, reuse.ROOT]  # [B, K]
+    invalid = logits <= INVALID_LOGIT / 2
+    # mctx.muzero_policy's steps, on a tree that may already hold visits.
+    action_key, noise_key, simulate_key = jax.random.split(search_key, 3)
+    noise = jax.random.dirichlet(noise_key, jnp.full(logits.shape[-1], spec.dirichlet_alpha),
+                                 shape=logits.shape[:1])
+    fraction = spec.dirichlet_fraction * (explore > 0)
+    noisy = jnp.log(jnp.maximum((1 - fraction) * jax.nn.softmax(logits) + fraction * noise,
+                                jnp.finfo(logits.dtype).tiny))
+    noisy = noisy - jnp.max(noisy, axis=-1, keepdims=True)
+    noisy = jnp.where(invalid, jnp.finfo(logits.dtype).min, noisy)
+    tree = tree.replace(
+        children_prior_logits=tree.children_prior_logits.at[:, reuse.ROOT].set(noisy),
+        root_invalid_actions=invalid.astype(jnp.float32))
+    tree = reuse.simulate(params, simulate_key, tree, make_recurrent_fn(net, spec),
+                          spec.simulations, spec.game.max_moves, spec.pb_c_init)
+    visits = tree.children_visits[:, reuse.ROOT].astype(jnp.float32)
+    weights = jnp.where(invalid, 0.0, visits / jnp.sum(visits, axis=-1, keepdims=True))
+    drawn = jax.random.categorical(action_key, jnp.log(jnp.maximum(
+        weights, jnp.finfo(weights.dtype).tiny)))
+    action = jnp.where(explore > 0, drawn, jnp.argmax(weights, axis=-1))
+    moves = tree.embeddings.moves[:, reuse.ROOT]
+    value = tree.raw_values[:, reuse.ROOT]
+    return moves, weights, action, value, tree

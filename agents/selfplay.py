@@ -38,10 +38,11 @@ import jax
 import jax.numpy as jnp
 
 from agents import demos
+from agents import reuse
 from agents.config import AgentConfig
 from agents import replay as replay_lib
 from agents.network import PolicyValueNet
-from agents.search import SearchSpec, search
+from agents.search import SearchSpec, no_trees, search, search_reusing
 from tensorgame import game
 
 
@@ -265,11 +266,16 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
     rows = jnp.arange(actors.weights.shape[0])
 
     def one_move(carry, move_key):
-        actors, replay = carry
+        actors, replay, trees = carry
         k_search, k_new, k_proposals = jax.random.split(move_key, 3)
         states = actors.states
-        moves, weights, action, _ = search(net, params, states, k_search, spec, explore,
-                                           proposals(k_proposals, dims, rows.shape[0], spec))
+        if spec.tree_reuse:
+            moves, weights, action, _, trees = search_reusing(net, params, states, trees,
+                                                              k_search, spec, explore)
+            trees = reuse.reroot(trees, action, spec.simulations)
+        else:
+            moves, weights, action, _ = search(net, params, states, k_search, spec, explore,
+                                               proposals(k_proposals, dims, rows.shape[0], spec))
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, done = game.step_batch(states, chosen, cfg)
         t = states.move_count
@@ -297,10 +303,13 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         actors = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
             fresh, actors)
-        return (actors, replay), ended
+        if spec.tree_reuse:  # a restarted slot's tree belongs to its old game
+            trees = reuse.forget(trees, done)
+        return (actors, replay, trees), ended
 
-    (actors, replay), ended = jax.lax.scan(one_move, (actors, replay),
-                                           jax.random.split(key, steps))
+    trees = no_trees(net, params, actors.states, spec) if spec.tree_reuse else None
+    (actors, replay, _), ended = jax.lax.scan(one_move, (actors, replay, trees),
+                                              jax.random.split(key, steps))
     return actors, replay, ended
 
 
@@ -313,13 +322,20 @@ def play(net: PolicyValueNet, params: Any, key: jax.Array, targets: chex.Array,
     cfg = spec.game
     states = jax.vmap(lambda t, d: game.init(t, d, cfg))(targets, dims)
 
-    def one_move(states, move_key):
-        moves, weights, action, _ = search(net, params, states, move_key, spec, explore)
+    def one_move(carry, move_key):
+        states, trees = carry
+        if spec.tree_reuse:
+            moves, weights, action, _, trees = search_reusing(net, params, states, trees,
+                                                              move_key, spec, explore)
+            trees = reuse.reroot(trees, action, spec.simulations)
+        else:
+            moves, weights, action, _ = search(net, params, states, move_key, spec, explore)
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, _ = game.step_batch(states, chosen, cfg)
-        return after, (moves, weights, reward, ~states.terminated)
+        return (after, trees), (moves, weights, reward, ~states.terminated)
 
-    final, (moves, weights, rewards, active) = jax.lax.scan(
-        one_move, states, jax.random.split(key, cfg.max_moves))
+    trees = no_trees(net, params, states, spec) if spec.tree_reuse else None
+    (final, _), (moves, weights, rewards, active) = jax.lax.scan(
+        one_move, (states, trees), jax.random.split(key, cfg.max_moves))
     returns = jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), axis=0), 0)
     return final, Trajectories(moves=moves, weights=weights, returns=returns, active=active)

@@ -77,7 +77,8 @@ def make_setup(shape: tuple[int, int, int], field: str, config: AgentConfig,
                         proposals=config.root_proposals, proposal_share=config.proposal_share,
                         proposal_zero_prob=config.demo_zero_prob,
                         proposal_fixed_prob=config.demo_fixed_prob,
-                        rotation_share=config.rotations, shape=tuple(shape))
+                        rotation_share=config.rotations, shape=tuple(shape),
+                        tree_reuse=bool(config.tree_reuse))
     _, dims = game.pad_target(target, size)
     starts = selfplay.start_spec(config, tuple(shape), seed)
     return RunSetup(shape=tuple(shape), field=field, seed=seed, config=config, game=game_config,

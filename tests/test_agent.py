@@ -449,15 +449,18 @@ def test_token_draws_follow_the_masked_softmax():
     assert np.allclose(np.asarray(logp), np.log(probs[np.asarray(draws)]), atol=1e-5)
 
 
-def test_slots_restart_and_replay_rebuilds_games():
+@pytest.mark.parametrize("search_settings", [{}, {"search": "puct", "tree_reuse": 1}])
+def test_slots_restart_and_replay_rebuilds_games(search_settings):
     """act: games that end go to the device replay and their slots restart; a replayed game's
     moves rebuild its recorded end (zero residual exactly when solved, return = -rank), and a
-    sampled training pair shows the residual after t moves with a searched target move."""
+    sampled training pair shows the residual after t moves with a searched target move (also
+    with sub-tree reuse, whose trees outlive a move but not a game)."""
     from agents import replay as replay_lib
     from agents.selfplay import act
     from agents.train import make_mesh, make_start_fn
 
-    config = make_config({**TINY, "max_moves": 4, "games": 6, "replay_size": 64})
+    config = make_config({**TINY, "max_moves": 4, "games": 6, "replay_size": 64,
+                          **search_settings})
     setup = make_setup((2, 2, 2), "Z", config, seed=0)
     params = init_params(setup, jax.random.key(0))
     actors, replay = make_start_fn(setup, make_mesh())(jax.random.key(1))

@@ -140,3 +140,19 @@ def test_greedy_play_with_reuse_keeps_its_games_exact(run):
         active = t.active[:, b]
         assert active.sum() == f.move_count[b]
         assert np.allclose(t.weights[active, b].sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_reuse_visits_script_counts_the_kept_visits(run, experiment_script):
+    """experiments/reuse_visits.py: without reuse a root has the N new visits and its own; with
+    reuse the first move is the same and every later root adds N to the child kept from it."""
+    module = experiment_script("reuse_visits")
+    setup, params, _, _ = run
+    n = setup.search.simulations
+    fresh = module.measure({**SMALL, "tree_reuse": 0}, params, 6, 0)
+    reused = module.measure(SMALL, params, 6, 0)
+    assert [r["root visits"] for r in fresh] == [n + 1] * len(fresh) == [n + 1] * 8
+    assert reused[0] == fresh[0]
+    for before, after in zip(reused, reused[1:]):
+        assert before["games"] == after["games"] == 6  # out of moves only after the 8th
+        assert after["root visits"] == pytest.approx(before["chosen child's visits"] + n)
+        assert after["root visits"] > n + 1

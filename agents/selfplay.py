@@ -261,7 +261,9 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         starts: StartSpec, spec: SearchSpec, explore: chex.Numeric = 1.0
         ) -> tuple[Actors, replay_lib.Replay, Ended]:
     """Advance every slot by ``steps`` moves (the key is consumed). Ended games go to the replay
-    and their slots restart. Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
+    and their slots restart. With ``spec.tree_reuse`` each slot's search tree goes on from move
+    to move (``agents.reuse``) until its game ends or the call returns.
+    Returns (actors, replay, Ended stacked over steps [steps, B, ...])."""
     cfg = spec.game
     rows = jnp.arange(actors.weights.shape[0])
 

@@ -78,7 +78,7 @@ def pretrained(overrides: dict, seed: int, steps: int):
     solutions = SolutionStore(1, setup.game).arrays()
     params, _, metrics = make_learn_fn(setup, mesh, optimizer)(
         params, optimizer.init(params), replay, solutions, jax.random.key(seed + 2),
-        jnp.int32(steps), jnp.float32(0.0))
+        jnp.int32(steps), jnp.float32(0.0), jnp.float32(1.0))  # no replay, demonstrations' weight 1
     return params, {name: float(value) for name, value in metrics.items()}
 
 

@@ -146,8 +146,10 @@ def test_reuse_visits_script_counts_the_kept_visits(run, experiment_script):
     """experiments/reuse_visits.py: without reuse a root has the N new visits and its own; with
     reuse the first move is the same and every later root adds N to the child kept from it."""
     module = experiment_script("reuse_visits")
-    setup, params, _, _ = run
+    setup, _, _, _ = run
     n = setup.search.simulations
+    params, metrics = module.pretrained(SMALL, 0, 2)  # root_visits.py's demonstration updates
+    assert np.isfinite(metrics["loss"]) and metrics["loss"] > 0
     fresh = module.measure({**SMALL, "tree_reuse": 0}, params, 6, 0)
     reused = module.measure(SMALL, params, 6, 0)
     assert [r["root visits"] for r in fresh] == [n + 1] * len(fresh) == [n + 1] * 8

@@ -9,7 +9,8 @@ Times the jitted self-play step of training (``agents.train.make_act_fn``: every
 ``moves_per_iteration`` moves with the search, ended games go to the device replay and restart)
 with an untrained network: one compile call, then ``repeats`` timed calls; reports the median.
 ``--profile`` also times each stage of one node expansion and one learner update on the batch
-(each jitted alone, best of 9 after a warm-up). Appends rows to the CSV given by ``--output``.
+(each jitted alone, best of 9 after a warm-up). ``--set FIELD=VALUE`` overrides a config field
+(repeatable; the row's config names them). Appends rows to the CSV given by ``--output``.
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def main() -> None:
     parser.add_argument("--batches", default="64,256,1024")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", default=str(ROOT / "experiments" / "strassen.py"))
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a config field (repeatable)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_throughput.csv"))
     args = parser.parse_args()
@@ -143,15 +146,18 @@ def main() -> None:
     from agents.setup import make_setup
     from agents.train import make_mesh
 
+    from bench_rediscovery import with_overrides  # a sibling script
+
     shape = tuple(int(x) for x in args.target.split(","))
-    base = load_config(args.config)
+    base = load_config(with_overrides(args.config, args.set))
+    name = " ".join([Path(args.config).name, *args.set])
     output = Path(args.output)
     for batch in (int(b) for b in args.batches.split(",")):
         setup = make_setup(shape, args.field, dataclasses.replace(base, games=batch), seed=0)
         mesh = make_mesh()
         timing = time_self_play(setup, mesh, args.repeats)
         steps, seconds = timing["moves"], timing["seconds_per_call"]
-        row = {"target": args.target, "field": args.field, "config": Path(args.config).name,
+        row = {"target": args.target, "field": args.field, "config": name,
                "games": batch, "moves": steps, "simulations": setup.config.simulations,
                "samples": setup.config.samples, "seconds_per_call": round(seconds, 3),
                "simulations_per_s": round(timing["simulations_per_s"]),
@@ -162,7 +168,7 @@ def main() -> None:
         _append(output, row)
         if args.profile:
             for stage in profile(setup, mesh, batch):
-                stage = {"target": args.target, "config": Path(args.config).name,
+                stage = {"target": args.target, "config": name,
                          "games": batch, **stage}
                 print(stage, flush=True)
                 _append(output.with_name(output.stem + "_profile.csv"), stage)

@@ -5,8 +5,9 @@ holds ``capacity(N)`` = 2N + 1 nodes; after a move, ``reroot`` makes the chosen 
 of a tree of the same capacity, its visits and values kept, and ``simulate`` adds the next N
 simulations to them. A re-rooted tree keeps at most N + 1 nodes, the first in creation order
 (a node is created after its parent, so every kept node's parent is kept): room for N new ones.
-The loop is mctx.search's (its simulate, expand and backward steps) with new nodes placed after
-the nodes in use; on a fresh tree it is mctx.search itself.
+The loop is mctx.search's (its simulate, expand and backward steps, from mctx._src.search: not
+mctx's public API, so tests/test_reuse.py checks the whole search against mctx.muzero_policy)
+with new nodes placed after the nodes in use; on a fresh tree it is mctx.search itself.
 """
 
 from __future__ import annotations

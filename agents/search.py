@@ -307,8 +307,9 @@ def search_reusing(net: PolicyValueNet, params: Any, states: game.State, trees: 
                           spec.simulations, spec.game.max_moves, spec.pb_c_init)
     visits = tree.children_visits[:, reuse.ROOT].astype(jnp.float32)
     weights = jnp.where(invalid, 0.0, visits / jnp.sum(visits, axis=-1, keepdims=True))
-    drawn = jax.random.categorical(action_key, jnp.log(jnp.maximum(
-        weights, jnp.finfo(weights.dtype).tiny)))
+    drawn_logits = jnp.log(jnp.maximum(weights, jnp.finfo(weights.dtype).tiny))
+    drawn = jax.random.categorical(action_key, drawn_logits - jnp.max(drawn_logits, -1,
+                                                                      keepdims=True))
     action = jnp.where(explore > 0, drawn, jnp.argmax(weights, axis=-1))
     moves = tree.embeddings.moves[:, reuse.ROOT]
     value = tree.raw_values[:, reuse.ROOT]

@@ -2,7 +2,8 @@
 
 A config file (``experiments/<name>.py``) is a Python module that defines ``OVERRIDES``, a dict
 of field name -> value. Unknown fields and values of the wrong type or range are one-line
-TensorgameErrors. ``config_hash`` names a configuration in saved results.
+TensorgameErrors. ``config_hash`` names a configuration in saved results; ``config_changes``
+tells what a resumed run's config changes (fields added since count as their defaults).
 """
 
 from __future__ import annotations
@@ -281,6 +282,17 @@ def load_config(path: str | Path | None) -> AgentConfig:
         return make_config(overrides)
     except TensorgameError as error:
         raise TensorgameError(f"{path}: {error}") from None
+
+
+def config_changes(saved: dict, config: AgentConfig) -> list[str]:
+    """The fields in which ``config`` differs from ``saved`` (a run description's config, as
+    JSON gives it back), as "name (now vs saved)". A field the saved config lacks (one added
+    to AgentConfig since the run started) counts as its default, which is how the run played."""
+    now = json.loads(json.dumps(dataclasses.asdict(config)))
+    defaults = json.loads(json.dumps(dataclasses.asdict(AgentConfig())))
+    changes = [f"{name} ({value!r} vs saved {saved.get(name, defaults[name])!r})"
+               for name, value in now.items() if saved.get(name, defaults[name]) != value]
+    return changes + [f"{name} (no such field now)" for name in saved if name not in now]
 
 
 def config_hash(config: AgentConfig) -> str:

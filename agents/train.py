@@ -37,7 +37,7 @@ from agents import replay as replay_lib
 from agents import selfplay
 from agents.bases import untransform
 from agents.checkpoints import Checkpoints
-from agents.config import AgentConfig, config_hash
+from agents.config import AgentConfig, config_changes, config_hash
 from agents.setup import RunSetup, init_params
 from agents.solutions import SolutionStore
 from tensorgame import game, io
@@ -257,13 +257,17 @@ class Trainer:
                 saved = json.loads(run_file.read_text())
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 raise TensorgameError(f"{run_file}: not a run description ({error})") from None
-            if not isinstance(saved, dict):
+            if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
                 raise TensorgameError(f"{run_file}: not a run description")
-            for field in ("target", "field", "seed", "config_hash"):
+            for field in ("target", "field", "seed"):
                 if saved.get(field) != description[field]:
                     raise TensorgameError(
                         f"{self.out}: --resume with a different {field} ({description[field]} "
                         f"vs saved {saved.get(field)})")
+            changes = config_changes(saved["config"], self.setup.config)
+            if changes:
+                raise TensorgameError(f"{self.out}: --resume with a different config: "
+                                      f"{', '.join(changes[:3])}")
         elif run_file.exists():
             raise TensorgameError(f"{self.out} already holds a run: pass --resume or another "
                                   f"--out")

@@ -81,6 +81,31 @@ def test_resume_from_a_garbage_run_description_is_one_error(tmp_path):
             Trainer(setup, tmp_path, None, resume=True)
 
 
+def test_resume_compares_configs_field_by_field(tmp_path):
+    """--resume names the config fields that differ from the run's (one line); a field added to
+    the config since the run started counts as its default, so the run resumes (it used to
+    compare a hash of every field, which any new field changed)."""
+    import dataclasses as dc
+    import json
+
+    from agents.config import AgentConfig, config_changes
+    from agents.train import Trainer
+
+    config = make_config(TINY).resolved((2, 2, 2), "Z")
+    saved = json.loads(json.dumps(dc.asdict(config)))
+    assert config_changes(saved, config) == []
+    older = {k: v for k, v in saved.items() if k != "tree_reuse"}  # a run from before the field
+    assert config_changes(older, config) == []
+    assert config_changes(older, dc.replace(config, tree_reuse=1)) == [
+        f"tree_reuse (1 vs saved {AgentConfig().tree_reuse})"]
+    assert config_changes({**saved, "retired": 3}, config) == ["retired (no such field now)"]
+    setup = make_setup((2, 2, 2), "Z", make_config(TINY), seed=0)
+    run = {"target": [2, 2, 2], "field": "Z", "seed": 0, "config": {**saved, "simulations": 7}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    with pytest.raises(TensorgameError, match=r"different config: simulations \(4 vs saved 7\)$"):
+        Trainer(setup, tmp_path, None, resume=True)
+
+
 def test_quantile_loss_and_risk_seeking():
     quantiles = jnp.array([[-9.0, -8.0, -7.0, -6.0]])
     assert float(risk_seeking_value(quantiles, 0.75)[0]) == -6.0

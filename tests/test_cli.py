@@ -90,6 +90,17 @@ def test_verify_field_z2_and_json(capsys, files, tmp_path):
     assert "missing key" in results[2]["error"] and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv", [
+    ("train", "--target", "2,2,2", "--seed=99999999999999999999"),  # was an OverflowError
+    ("train", "--target", "2,2,2", "--seed=-3"),
+    ("improve", "--target", "2,2,2", "--seconds", "1", "--seed=-1"),  # was a NumPy ValueError
+])
+def test_a_seed_out_of_range_is_one_line(capsys, tmp_path, argv):
+    code, out, err = run(capsys, *argv, "--out", tmp_path / "run")
+    assert code == 2 and err.count("\n") == 1 and "--seed must be an integer from 0 to" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_show_prints_summary_and_formulas(capsys):
     code, out, _ = run(capsys, "show", STRASSEN_FILE)
     lines = out.splitlines()

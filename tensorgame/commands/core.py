@@ -181,6 +181,17 @@ def parse_shape(text: str, flag: str = "shape",
     return shape
 
 
+MAX_SEED = 2 ** 32 - 1
+
+
+def check_seed(seed: int) -> int:
+    """A --seed both random generators take (JAX's keys and NumPy's): 0 .. 2^32 - 1, else a
+    one-line TensorgameError."""
+    if not 0 <= seed <= MAX_SEED:
+        raise TensorgameError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed}")
+    return seed
+
+
 # ----------------------------------------------------------------------------- import
 
 def run_import(args) -> int:

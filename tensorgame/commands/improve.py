@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tensorgame.commands.core import parse_shape
+from tensorgame.commands.core import check_seed, parse_shape
 from tensorgame.errors import TensorgameError
 
 
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.symmetric and args.field != "Z2":
         raise TensorgameError("--symmetric walks run mod 2 (--field Z2)")
+    check_seed(args.seed)
     start = _start(args)
     for flag in ("plateau", "slack", "walkers"):
         if getattr(args, flag) < 1:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tensorgame.commands.core import parse_shape
+from tensorgame.commands.core import check_seed, parse_shape
 from tensorgame.errors import TensorgameError, one_line
 
 JOIN_SECONDS = 300  # how long a process waits for the others to start
@@ -61,6 +61,7 @@ def register(subparsers) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     shape = parse_shape(args.target, "--target")
+    check_seed(args.seed)
     if args.seconds is not None and args.seconds <= 0:
         raise TensorgameError("--seconds must be positive")
     if args.iterations is not None and args.iterations < 1:

@@ -62,7 +62,7 @@ def register(subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     shape = parse_shape(args.target, "--target")
     check_seed(args.seed)
-    if args.seconds is not None and args.seconds <= 0:
+    if args.seconds is not None and not args.seconds > 0:  # nan too: it would never stop
         raise TensorgameError("--seconds must be positive")
     if args.iterations is not None and args.iterations < 1:
         raise TensorgameError("--iterations must be at least 1")

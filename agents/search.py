@@ -5,6 +5,7 @@ the node's embedding keeps them, so mctx searches over K action indices and ``re
 an index back to its move, steps the game and samples K moves for the child. The prior over the
 sampled set follows Sampled MuZero (Hubert et al. 2021): pi_hat(a) ~ (beta_hat(a) / beta(a)) pi(a),
 with beta_hat the empirical distribution of the K samples and beta the sampling distribution.
+``search_reusing`` is the PUCT search on trees kept from the last move (``agents.reuse``).
 """
 
 from __future__ import annotations

@@ -95,11 +95,15 @@ def test_verify_field_z2_and_json(capsys, files, tmp_path):
     ("train", "--target", "2,2,2", "--seed=-3"),
     ("improve", "--target", "2,2,2", "--seconds", "1", "--seed=-1"),  # was a NumPy ValueError
     ("train", "--target", "2,2,2", "--seconds", "nan"),  # was a run that never stopped
+    ("improve", "--target", "2,2,2", "--slack", "100000"),  # allocated rank + slack terms
+    ("improve", "--target", "2,2,2", "--plateau", "10000000000000000000000"),  # a traceback
+    ("improve", "--target", "2,2,2", "--walkers", "100000"),  # "too many open files"
 ])
-def test_a_seed_or_budget_out_of_range_is_one_line(capsys, tmp_path, argv):
+def test_a_seed_budget_or_walk_setting_out_of_range_is_one_line(capsys, tmp_path, argv):
     code, out, err = run(capsys, *argv, "--out", tmp_path / "run")
     assert code == 2 and err.count("\n") == 1
-    assert "--seed must be an integer from 0 to" in err or "--seconds must be positive" in err
+    assert any(text in err for text in ("--seed must be an integer from 0 to",
+                                        "--seconds must be positive", "must lie in 1.."))
     assert not (tmp_path / "run").exists()
 
 

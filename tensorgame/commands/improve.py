@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,9 +88,12 @@ def run(args: argparse.Namespace) -> int:
         raise TensorgameError("--symmetric walks run mod 2 (--field Z2)")
     check_seed(args.seed)
     start = _start(args)
-    for flag in ("plateau", "slack", "walkers"):
-        if getattr(args, flag) < 1:
-            raise TensorgameError(f"--{flag} must be at least 1")
+    limits = {"plateau": 2 ** 31 - 1,  # a 32-bit count in the compiled walk
+              "slack": 1000,  # a walk's arrays hold rank + slack terms
+              "walkers": 4 * (os.cpu_count() or 1)}  # one process (and its pipes) each
+    for flag, limit in limits.items():
+        if not 1 <= getattr(args, flag) <= limit:
+            raise TensorgameError(f"--{flag} must lie in 1..{limit}, got {getattr(args, flag)}")
     if not args.seconds > 0:
         raise TensorgameError("--seconds must be positive")
     if args.symmetric:

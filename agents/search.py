@@ -315,3 +315,18 @@ def search_reusing(net: PolicyValueNet, params: Any, states: game.State, trees: 
     moves = tree.embeddings.moves[:, reuse.ROOT]
     value = tree.raw_values[:, reuse.ROOT]
     return moves, weights, action, value, tree
+
+
+def search_step(net: PolicyValueNet, params: Any, states: game.State, trees: mctx.Tree | None,
+                key: jax.Array, spec: SearchSpec, explore: chex.Numeric = 1.0,
+                proposals: chex.Array | None = None):
+    """One move's search in self-play and evaluation: ``search``, or with ``spec.tree_reuse``
+    ``search_reusing`` on ``trees`` (``no_trees`` at first), re-rooted at the chosen moves.
+    Returns (moves [B, K, 3, S], action weights [B, K], chosen action [B], the trees for the
+    next move: ``trees`` unchanged without reuse)."""
+    if spec.tree_reuse:
+        moves, weights, action, _, tree = search_reusing(net, params, states, trees, key, spec,
+                                                         explore)
+        return moves, weights, action, reuse.reroot(tree, action, spec.simulations)
+    moves, weights, action, _ = search(net, params, states, key, spec, explore, proposals)
+    return moves, weights, action, trees

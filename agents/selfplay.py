@@ -42,7 +42,7 @@ from agents import reuse
 from agents.config import AgentConfig
 from agents import replay as replay_lib
 from agents.network import PolicyValueNet
-from agents.search import SearchSpec, no_trees, search, search_reusing
+from agents.search import SearchSpec, no_trees, search_step
 from tensorgame import game
 
 
@@ -271,13 +271,9 @@ def act(net: PolicyValueNet, params: Any, key: jax.Array, actors: Actors,
         actors, replay, trees = carry
         k_search, k_new, k_proposals = jax.random.split(move_key, 3)
         states = actors.states
-        if spec.tree_reuse:
-            moves, weights, action, _, trees = search_reusing(net, params, states, trees,
-                                                              k_search, spec, explore)
-            trees = reuse.reroot(trees, action, spec.simulations)
-        else:
-            moves, weights, action, _ = search(net, params, states, k_search, spec, explore,
-                                               proposals(k_proposals, dims, rows.shape[0], spec))
+        moves, weights, action, trees = search_step(
+            net, params, states, trees, k_search, spec, explore,
+            proposals(k_proposals, dims, rows.shape[0], spec))
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, done = game.step_batch(states, chosen, cfg)
         t = states.move_count
@@ -326,12 +322,8 @@ def play(net: PolicyValueNet, params: Any, key: jax.Array, targets: chex.Array,
 
     def one_move(carry, move_key):
         states, trees = carry
-        if spec.tree_reuse:
-            moves, weights, action, _, trees = search_reusing(net, params, states, trees,
-                                                              move_key, spec, explore)
-            trees = reuse.reroot(trees, action, spec.simulations)
-        else:
-            moves, weights, action, _ = search(net, params, states, move_key, spec, explore)
+        moves, weights, action, trees = search_step(net, params, states, trees, move_key, spec,
+                                                    explore)
         chosen = jnp.take_along_axis(moves, action[:, None, None, None], axis=1)[:, 0]
         after, reward, _ = game.step_batch(states, chosen, cfg)
         return (after, trees), (moves, weights, reward, ~states.terminated)

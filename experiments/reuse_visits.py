@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import runpy
 from pathlib import Path
 
 import jax
@@ -29,7 +28,7 @@ from agents import reuse
 from agents.config import make_config
 from agents.search import no_trees, search_reusing
 from agents.setup import make_setup
-from root_visits import from_run, pretrained  # a sibling script
+from root_visits import network  # a sibling script
 from tensorgame import game
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,14 +90,8 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_root_visits.md"))
     args = parser.parse_args()
     search = dict(search="puct", simulations=args.simulations)
-    if args.run:
-        base, _, params, iteration = from_run(args.run)
-        source = f"the network of {args.run.name} after {iteration} iterations"
-    else:
-        base = {**runpy.run_path(str(ROOT / "experiments" / "strassen_rotations.py"))[
-            "OVERRIDES"], **search}
-        params, _ = pretrained(base, args.seed, args.pretrain)
-        source = f"{args.pretrain} demonstration-only updates"
+    base, params, source = network(args.run, "strassen_rotations.py", args.seed, args.pretrain,
+                                   search)
     lines = [f"\n### Move by move, plain <2,2,2> game, PUCT with {args.simulations} simulations: "
              f"{args.games} self-play games, {source} (seed {args.seed}, "
              f"{datetime.date.today().isoformat()})\n",

@@ -96,6 +96,19 @@ def from_run(run: Path):
         return overrides, setup, trainer.state["params"], trainer.progress.iteration
 
 
+def network(run: Path | None, config: str, seed: int, steps: int, changes: dict | None = None):
+    """The network to measure: ``run``'s last checkpoint (``from_run``), else ``steps``
+    demonstration-only updates from ``seed`` (``pretrained``) of experiments/``config``'s
+    learner with ``changes``. Returns (its config's overrides, params, the source in words)."""
+    if run:
+        base, _, params, iteration = from_run(run)
+        return base, params, f"the network of {run.name} after {iteration} iterations"
+    base = {**runpy.run_path(str(ROOT / "experiments" / config))["OVERRIDES"], **(changes or {})}
+    params, metrics = pretrained(base, seed, steps)
+    print(f"pretrained: {metrics}")
+    return base, params, f"{steps} demonstration-only updates"
+
+
 def measure(overrides: dict, params, games: int, seed: int) -> dict:
     setup = make_setup((2, 2, 2), "Z", make_config(overrides), seed)
     config, spec = setup.game, setup.search
@@ -130,15 +143,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="a training run folder: measure its network")
     parser.add_argument("--output", default=str(ROOT / "results" / "agent_root_visits.md"))
     args = parser.parse_args()
-    if args.run:
-        base, _, params, iteration = from_run(args.run)
-        source = f"the network of {args.run.name} after {iteration} iterations"
-    else:
-        base = dict(runpy.run_path(str(ROOT / "experiments" / "strassen_symmetric.py"))[
-            "OVERRIDES"])
-        params, metrics = pretrained(base, args.seed, args.pretrain)
-        source = f"{args.pretrain} demonstration-only updates"
-        print(f"pretrained: {metrics}")
+    base, params, source = network(args.run, "strassen_symmetric.py", args.seed, args.pretrain)
     rows = []
     for label, changes in SETTINGS.items():
         row = measure({**base, **changes}, params, args.games, args.seed)

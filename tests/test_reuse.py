@@ -148,7 +148,7 @@ def test_reuse_visits_script_counts_the_kept_visits(run, experiment_script):
     module = experiment_script("reuse_visits")
     setup, _, _, _ = run
     n = setup.search.simulations
-    params, metrics = module.pretrained(SMALL, 0, 2)  # root_visits.py's demonstration updates
+    params, metrics = experiment_script("root_visits").pretrained(SMALL, 0, 2)  # updates
     assert np.isfinite(metrics["loss"]) and metrics["loss"] > 0
     fresh = module.measure({**SMALL, "tree_reuse": 0}, params, 6, 0)
     reused = module.measure(SMALL, params, 6, 0)

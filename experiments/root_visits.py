@@ -69,17 +69,33 @@ def rank7_moves(target: np.ndarray, config: game.GameConfig) -> jnp.ndarray:
     return jnp.stack(list(moves.values()))
 
 
-def pretrained(overrides: dict, seed: int, steps: int):
-    setup = make_setup((2, 2, 2), "Z", make_config(overrides), seed)
+def pretraining(overrides: dict, seed: int, shape: tuple[int, int, int] = (2, 2, 2)):
+    """A random network of ``overrides``'s config on ``shape`` over Z (``seed``) and
+    ``advance(steps) -> (params, metrics)``, which trains it by ``steps`` more
+    demonstration-only updates (the optimizer's state carried between calls)."""
+    setup = make_setup(shape, "Z", make_config(overrides), seed)
     mesh = make_mesh()
     optimizer = make_optimizer(setup.config)
-    params = init_params(setup, jax.random.key(seed))
+    learn = make_learn_fn(setup, mesh, optimizer)
     _, replay = make_start_fn(setup, mesh)(jax.random.key(seed + 1))
     solutions = SolutionStore(1, setup.game).arrays()
-    params, _, metrics = make_learn_fn(setup, mesh, optimizer)(
-        params, optimizer.init(params), replay, solutions, jax.random.key(seed + 2),
-        jnp.int32(steps), jnp.float32(0.0), jnp.float32(1.0))  # no replay, demonstrations' weight 1
-    return params, {name: float(value) for name, value in metrics.items()}
+    params = init_params(setup, jax.random.key(seed))
+    state = {"params": params, "opt": optimizer.init(params), "key": jax.random.key(seed + 2)}
+
+    def advance(steps: int):
+        # The first call uses key(seed + 2) itself, as the single-call pretraining always did.
+        key, state["key"] = state["key"], jax.random.fold_in(state["key"], 1)
+        state["params"], state["opt"], metrics = learn(
+            state["params"], state["opt"], replay, solutions, key, jnp.int32(steps),
+            jnp.float32(0.0), jnp.float32(1.0))  # no replay, demonstrations' weight 1
+        return state["params"], {name: float(value) for name, value in metrics.items()}
+
+    return setup, advance
+
+
+def pretrained(overrides: dict, seed: int, steps: int):
+    """``steps`` demonstration-only updates of a random <2,2,2> network (``pretraining``)."""
+    return pretraining(overrides, seed)[1](steps)
 
 
 def from_run(run: Path):

@@ -139,7 +139,8 @@ def main() -> None:
             trained_s += time.perf_counter() - begin
             done = steps
             row = {"label": args.label, "seed": seed, "updates": steps,
-                   "train_seconds": round(trained_s, 1), "policy_loss": round(metrics["policy_loss"], 3),
+                   "train_seconds": round(trained_s, 1),
+                   "policy_loss": round(metrics["policy_loss"], 3),
                    **measure(setup, play, params, moves, args.games, args.samples, seed)}
             print(row, flush=True)
             append_rows(args.output, [row])

@@ -21,7 +21,6 @@ sees them). Appends one row per seed to results/agent_decomposer.csv.
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import itertools
 import runpy
@@ -37,7 +36,8 @@ from agents.compilation import enable_compilation_cache
 from agents.config import make_config
 from agents.setup import make_setup
 from agents.train import make_mesh, make_play_fn
-from root_visits import pretrained  # a sibling script (experiments/ is on the path)
+from bench_rediscovery import with_overrides  # sibling scripts
+from root_visits import pretrained  # (experiments/ is on the path)
 from tensorgame import game, library
 from tensorgame.tensors import matmul_tensor
 
@@ -69,6 +69,22 @@ def rank7_schemes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return schemes
 
 
+def demonstration_tensors(setup, key: jax.Array, terms: int, games: int) -> np.ndarray:
+    """[games, S, S, S]: each the sum of ``terms`` random demonstration moves of ``setup``'s
+    game (``demos.random_terms``; key consumed)."""
+    moves = jax.vmap(lambda k: demos.random_terms(
+        k, jnp.asarray(setup.dims), terms, setup.game, setup.config.demo_zero_prob))(
+        jax.random.split(key, games))
+    return np.asarray(jax.vmap(lambda ts: jnp.sum(jax.vmap(
+        lambda a: game.move_tensor(a, setup.game))(ts), 0))(moves))
+
+
+def solved_share(final: game.State, moves: int) -> float:
+    """The share of the ended games ``final`` [B] that reached zero within ``moves`` moves."""
+    zero = ~np.asarray(final.residual).reshape(final.residual.shape[0], -1).any(axis=1)
+    return float(np.mean(zero & (np.asarray(final.move_count) <= moves)))
+
+
 def measure(overrides: dict, seed: int, steps: int) -> dict:
     begin = time.perf_counter()
     setup = make_setup((2, 2, 2), "Z", make_config(overrides), seed)
@@ -82,8 +98,7 @@ def measure(overrides: dict, seed: int, steps: int) -> dict:
     def solved_within(targets: np.ndarray, moves: int) -> float:
         final, _ = play(params, jax.random.key(int(rng.integers(1 << 30))), jnp.asarray(targets),
                         dims, jnp.float32(1.0))
-        zero = ~np.asarray(final.residual).reshape(GAMES, -1).any(axis=1)
-        return float(np.mean(zero & (np.asarray(final.move_count) <= moves)))
+        return solved_share(final, moves)
 
     def minus_scheme_terms(k: int) -> np.ndarray:
         out = []
@@ -93,20 +108,15 @@ def measure(overrides: dict, seed: int, steps: int) -> dict:
             out.append(target - np.einsum("ra,rb,rc->abc", u[pick], v[pick], w[pick]))
         return np.stack(out)
 
-    def demonstration_tensors(r: int) -> np.ndarray:
-        terms = jax.vmap(lambda k: demos.random_terms(
-            k, jnp.asarray(setup.dims), r, setup.game, setup.config.demo_zero_prob))(
-            jax.random.split(jax.random.key(seed + 10 + r), GAMES))
-        return np.asarray(jax.vmap(lambda ts: jnp.sum(jax.vmap(
-            lambda a: game.move_tensor(a, setup.game))(ts), 0))(terms))
-
     row = {"policy_loss": round(metrics["policy_loss"], 3),
            "T_in_7": solved_within(np.tile(target[None], (GAMES, 1, 1, 1)), 7),
            "T_in_8": solved_within(np.tile(target[None], (GAMES, 1, 1, 1)), 8),
            "T_minus_1_in_6": solved_within(minus_scheme_terms(1), 6),
            "T_minus_3_in_4": solved_within(minus_scheme_terms(3), 4),
-           "demo_2_in_2": solved_within(demonstration_tensors(2), 2),
-           "demo_4_in_4": solved_within(demonstration_tensors(4), 4)}
+           "demo_2_in_2": solved_within(demonstration_tensors(
+               setup, jax.random.key(seed + 12), 2, GAMES), 2),
+           "demo_4_in_4": solved_within(demonstration_tensors(
+               setup, jax.random.key(seed + 14), 4, GAMES), 4)}
     row["seconds"] = round(time.perf_counter() - begin, 1)
     return row
 
@@ -121,11 +131,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "agent_decomposer.csv")
     args = parser.parse_args()
     enable_compilation_cache()
-    overrides = dict(runpy.run_path(str(ROOT / "experiments" / "strassen.py"))["OVERRIDES"])
-    overrides["policy_below"] = 8
-    for item in args.set:
-        name, value = item.split("=", 1)
-        overrides[name] = ast.literal_eval(value)
+    overrides = runpy.run_path(with_overrides(str(ROOT / "experiments" / "strassen.py"),
+                                              ["policy_below=8", *args.set]))["OVERRIDES"]
     new_file = not args.output.exists()
     with open(args.output, "a", newline="") as out:
         writer = None

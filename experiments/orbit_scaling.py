@@ -28,7 +28,6 @@ step count) to results/agent_orbit_scaling.csv.
 from __future__ import annotations
 
 import argparse
-import ast
 import runpy
 import time
 from pathlib import Path
@@ -37,11 +36,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents import demos
 from agents.compilation import enable_compilation_cache
 from agents.train import make_mesh, make_play_fn
-from bench_rediscovery import append_rows  # sibling scripts
+from bench_rediscovery import append_rows, with_overrides  # sibling scripts
 from bench_targets import target_settings
+from decomposer import demonstration_tensors, solved_share
 from orbit_prior import measure as prior_row
 from orbit_prior import orbit_moves
 from root_visits import pretraining
@@ -54,13 +53,9 @@ RANK = 15
 
 def orbit_game_overrides(changes: tuple[str, ...] = ()) -> dict:
     """experiments/bench_targets.py's config of <2,3,3> in the orbit game, with ``changes``
-    ("field=value", a Python literal) on top."""
+    ("field=value") on top, made as the benchmark makes it (``with_overrides``)."""
     config, settings = target_settings(",".join(map(str, SHAPE)), orbits=True)
-    overrides = dict(runpy.run_path(config)["OVERRIDES"])
-    for setting in [*settings, *changes]:
-        name, value = setting.split("=", 1)
-        overrides[name.strip()] = ast.literal_eval(value.strip())
-    return overrides
+    return runpy.run_path(with_overrides(config, [*settings, *changes]))["OVERRIDES"]
 
 
 def minus_orbits(target: np.ndarray, orbit_tensors: np.ndarray, removed: int,
@@ -99,14 +94,8 @@ def measure(setup, play, params, moves: np.ndarray, games: int, samples: int,
         ranks = np.asarray(final(starts, 10 + removed).rank)
         row[f"rank{RANK - 3 * removed}_from_T_minus_{removed}"] = float(
             np.mean(ranks <= RANK - 3 * removed))
-    terms = jax.vmap(lambda k: demos.random_terms(
-        k, jnp.asarray(setup.dims), 3, cfg, setup.config.demo_zero_prob))(
-        jax.random.split(jax.random.fold_in(key, 20), games))
-    demo_targets = jax.vmap(lambda ts: jnp.sum(jax.vmap(
-        lambda a: game.move_tensor(a, cfg))(ts), 0))(terms)
-    ended = final(np.asarray(demo_targets), 30)
-    solved = ~np.asarray(ended.residual).reshape(games, -1).any(1)
-    row["demo_3_in_3"] = float(np.mean(solved & (np.asarray(ended.move_count) <= 3)))
+    ended = final(demonstration_tensors(setup, jax.random.fold_in(key, 20), 3, games), 30)
+    row["demo_3_in_3"] = solved_share(ended, 3)
     return row
 
 
